@@ -1,0 +1,49 @@
+// Package objstore defines the object store the pipeline keeps its data in,
+// with a directory-backed implementation (dirstore) for unit tests and the
+// local run, and an S3 implementation (s3store) for MinIO in the cluster.
+package objstore
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned (wrapped) by Get and Stat when the object does not exist.
+var ErrNotFound = errors.New("object not found")
+
+// Buckets the pipeline uses; EnsureBuckets creates them at start.
+const (
+	BucketDataset        = "dataset"
+	BucketProcessed      = "processed-data"
+	BucketMLflow         = "mlflow"
+	BucketModelPromotion = "model-promotion"
+	BucketInferenceLogs  = "inference-logs"
+)
+
+// AllBuckets lists every bucket the pipeline needs.
+var AllBuckets = []string{BucketDataset, BucketProcessed, BucketMLflow, BucketModelPromotion, BucketInferenceLogs}
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Bucket string
+	Key    string
+	Size   int64
+}
+
+// Store is a bucket/key object store. Put is all-or-nothing: a reader never
+// sees a half-written object.
+type Store interface {
+	EnsureBucket(ctx context.Context, bucket string) error
+	Put(ctx context.Context, bucket, key string, body []byte, contentType string) error
+	Get(ctx context.Context, bucket, key string) ([]byte, error)
+	Stat(ctx context.Context, bucket, key string) (ObjectInfo, error)
+	// List returns the objects whose key starts with prefix, sorted by key.
+	List(ctx context.Context, bucket, prefix string) ([]ObjectInfo, error)
+}
+
+// Reader is the read half of Store, for code that only reads.
+type Reader interface {
+	Get(ctx context.Context, bucket, key string) ([]byte, error)
+	Stat(ctx context.Context, bucket, key string) (ObjectInfo, error)
+	List(ctx context.Context, bucket, prefix string) ([]ObjectInfo, error)
+}
