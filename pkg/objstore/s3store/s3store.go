@@ -1,0 +1,147 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/flts/flts-e2e/pkg/objstore"
+)
+
+// Config says where the S3 API is and how to sign requests.
+type Config struct {
+	// Endpoint is host:port without a scheme, e.g. "minio:9000".
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	// Secure selects https.
+	Secure bool
+	// Region is optional; MinIO's default is used when empty.
+	Region string
+}
+
+// Store is an S3-backed objstore.Store.
+type Store struct {
+	client *minio.Client
+	region string
+	logger *slog.Logger
+}
+
+var _ objstore.Store = (*Store)(nil)
+
+// New returns a Store for cfg. It does not contact the server; the first
+// request does. A nil logger is silent.
+func New(cfg Config, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.Endpoint == "":
+		return nil, errors.New("failed to create S3 client: empty endpoint")
+	case cfg.AccessKey == "" || cfg.SecretKey == "":
+		return nil, errors.New("failed to create S3 client: access key and secret key are required")
+	}
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.Secure,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create S3 client for %s: %w", cfg.Endpoint, err)
+	}
+	return &Store{client: client, region: cfg.Region, logger: logger}, nil
+}
+
+// EnsureBucket creates bucket unless it exists. It is idempotent and
+// tolerates racing creators (BucketAlreadyOwnedByYou).
+func (s *Store) EnsureBucket(ctx context.Context, bucket string) error {
+	exists, err := s.client.BucketExists(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("failed to check bucket %q: %w", bucket, err)
+	}
+	if exists {
+		return nil
+	}
+	err = s.client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: s.region})
+	if err != nil {
+		switch minio.ToErrorResponse(err).Code {
+		case "BucketAlreadyOwnedByYou", "BucketAlreadyExists":
+			return nil
+		}
+		return fmt.Errorf("failed to create bucket %q: %w", bucket, err)
+	}
+	s.logger.Info("created bucket", "bucket", bucket)
+	return nil
+}
+
+// Put uploads body as one object (a single PUT below minio-go's multipart
+// threshold, so it is all-or-nothing).
+func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, contentType string) error {
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	_, err := s.client.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
+	}
+	s.logger.Debug("put object", "bucket", bucket, "key", key, "size", len(body))
+	return nil
+}
+
+// Get downloads the object; a missing object or bucket wraps
+// objstore.ErrNotFound.
+func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("failed to get %s/%s: %w", bucket, key, mapNotFound(err))
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, fmt.Errorf("failed to get %s/%s: %w", bucket, key, mapNotFound(err))
+	}
+	return b, nil
+}
+
+// Stat describes the object; a missing object or bucket wraps
+// objstore.ErrNotFound.
+func (s *Store) Stat(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
+	info, err := s.client.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return objstore.ObjectInfo{}, fmt.Errorf("failed to stat %s/%s: %w", bucket, key, mapNotFound(err))
+	}
+	return objstore.ObjectInfo{Bucket: bucket, Key: key, Size: info.Size}, nil
+}
+
+// List returns the objects whose key starts with prefix, sorted by key (S3
+// lists in UTF-8 binary order, which is Go's string order).
+func (s *Store) List(ctx context.Context, bucket, prefix string) ([]objstore.ObjectInfo, error) {
+	var out []objstore.ObjectInfo
+	for obj := range s.client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("failed to list %s/%s: %w", bucket, prefix, obj.Err)
+		}
+		out = append(out, objstore.ObjectInfo{Bucket: bucket, Key: obj.Key, Size: obj.Size})
+	}
+	return out, nil
+}
+
+func mapNotFound(err error) error {
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case resp.Code == "NoSuchKey", resp.Code == "NoSuchBucket":
+		return fmt.Errorf("%w (%s)", objstore.ErrNotFound, resp.Code)
+	case resp.Code == "" && resp.StatusCode == http.StatusNotFound:
+		// HEAD responses carry no body, so StatObject may only know the status.
+		return objstore.ErrNotFound
+	}
+	return err
+}
