@@ -1,0 +1,122 @@
+// Package execx runs external commands and returns errors that carry the
+// command line and its output, so a failure can be pasted into a shell and
+// reproduced as is.
+package execx
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+
+	"al.essio.dev/pkg/shellescape"
+)
+
+// maxOutput bounds how much combined output an error keeps: enough to see
+// the cause, not the whole build log.
+const maxOutput = 4000
+
+// Cmd describes one command to run.
+type Cmd struct {
+	Name  string
+	Args  []string
+	Dir   string
+	Env   []string // appended to the current environment
+	Stdin io.Reader
+	// Stdout, when set, receives standard output instead of it being captured.
+	Stdout io.Writer
+}
+
+// Command builds a Cmd.
+func Command(name string, args ...string) *Cmd {
+	return &Cmd{Name: name, Args: args}
+}
+
+// Error is returned when a command fails; Error() is pasteable.
+type Error struct {
+	Line   string
+	Dir    string
+	Output string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("command failed: ")
+	if e.Dir != "" {
+		fmt.Fprintf(&b, "(cd %s && %s)", shellescape.Quote(e.Dir), e.Line)
+	} else {
+		b.WriteString(e.Line)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	if out := strings.TrimSpace(e.Output); out != "" {
+		b.WriteString("\n")
+		b.WriteString(out)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// String renders the command as a shell line.
+func (c *Cmd) String() string {
+	parts := make([]string, 0, len(c.Args)+len(c.Env)+1)
+	for _, e := range c.Env {
+		parts = append(parts, shellescape.Quote(e))
+	}
+	parts = append(parts, shellescape.Quote(c.Name))
+	for _, a := range c.Args {
+		parts = append(parts, shellescape.Quote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Output runs the command and returns its standard output. Standard error is
+// kept for the error message.
+func (c *Cmd) Output(ctx context.Context) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := c.build(ctx)
+	cmd.Stdout = &stdout
+	if c.Stdout != nil {
+		cmd.Stdout = io.MultiWriter(&stdout, c.Stdout)
+	}
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), &Error{Line: c.String(), Dir: c.Dir, Output: tail(stderr.String() + stdout.String()), Err: err}
+	}
+	return stdout.String(), nil
+}
+
+// Run runs the command and discards its output unless it fails.
+func (c *Cmd) Run(ctx context.Context) error {
+	var out bytes.Buffer
+	cmd := c.build(ctx)
+	cmd.Stdout = &out
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	}
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return &Error{Line: c.String(), Dir: c.Dir, Output: tail(out.String()), Err: err}
+	}
+	return nil
+}
+
+func (c *Cmd) build(ctx context.Context) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
+	cmd.Dir = c.Dir
+	if len(c.Env) > 0 {
+		cmd.Env = append(cmd.Environ(), c.Env...)
+	}
+	cmd.Stdin = c.Stdin
+	return cmd
+}
+
+func tail(s string) string {
+	if len(s) <= maxOutput {
+		return s
+	}
+	return "…" + s[len(s)-maxOutput:]
+}

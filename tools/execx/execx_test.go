@@ -1,0 +1,57 @@
+package execx
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestErrorCarriesCommandLineAndOutput(t *testing.T) {
+	err := Command("sh", "-c", "echo boom >&2; exit 3").Run(context.Background())
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *Error, got %T %v", err, err)
+	}
+	if !strings.Contains(err.Error(), `sh -c 'echo boom >&2; exit 3'`) {
+		t.Errorf("error lacks pasteable command line: %q", err)
+	}
+	if !strings.Contains(err.Error(), "boom") {
+		t.Errorf("error lacks output: %q", err)
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 3 {
+		t.Errorf("exit code not preserved: %v", err)
+	}
+}
+
+func TestOutputReturnsStdout(t *testing.T) {
+	c := Command("sh", "-c", "echo hello; echo noise >&2")
+	out, err := c.Output(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "hello\n" {
+		t.Errorf("got %q", out)
+	}
+}
+
+func TestStringIncludesEnvAndDir(t *testing.T) {
+	c := &Cmd{Name: "go", Args: []string{"build", "a b"}, Env: []string{"CGO_ENABLED=0"}, Dir: "/tmp/x y"}
+	if got, want := c.String(), `CGO_ENABLED=0 go build 'a b'`; got != want {
+		t.Errorf("got %q want %q", got, want)
+	}
+	err := (&Cmd{Name: "false", Dir: "/tmp"}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "(cd /tmp && false)") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestTailBoundsOutput(t *testing.T) {
+	long := strings.Repeat("x", maxOutput*2) + "END"
+	got := tail(long)
+	if len(got) > maxOutput+len("…") || !strings.HasSuffix(got, "END") {
+		t.Errorf("tail kept %d bytes, suffix ok=%v", len(got), strings.HasSuffix(got, "END"))
+	}
+}
