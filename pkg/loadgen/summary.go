@@ -1,0 +1,146 @@
+package loadgen
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// ModelClosedLoop names the user model: each user waits for its answer
+// before thinking and sending the next request (as Locust users do), so
+// the offered load falls when the server slows down.
+const ModelClosedLoop = "closed-loop"
+
+// Summary is the result of one load run (or the exact merge of several).
+// Requests = Successes + Throttled429 + sum(Failures).
+type Summary struct {
+	Model    string        `json:"model"`
+	Target   string        `json:"target,omitempty"`
+	Mix      string        `json:"mix,omitempty"`
+	Users    int           `json:"users"`
+	Start    time.Time     `json:"start"`
+	End      time.Time     `json:"end"`
+	Duration time.Duration `json:"duration_ns"`
+
+	Requests  int     `json:"requests"`
+	Successes int     `json:"successes"`
+	RPS       float64 `json:"rps"`
+
+	P50 time.Duration `json:"p50_ns"`
+	P95 time.Duration `json:"p95_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	Max time.Duration `json:"max_ns"`
+
+	// Failures counts failed requests by cause: "http_5xx:503",
+	// "http_4xx:400", "timeout", "connection", "other".
+	Failures map[string]int `json:"failures"`
+	// Throttled429 counts 429 "server busy" answers: the server's
+	// back-pressure working as designed, so they are not failures.
+	Throttled429 int `json:"throttled_429"`
+	// ServedBy counts answers per pod, from the X-Served-By header.
+	ServedBy map[string]int `json:"served_by"`
+
+	Histogram Histogram `json:"histogram"`
+	Timeline  []Second  `json:"timeline"`
+}
+
+// Second holds what completed during one wall-clock second (T, UTC,
+// truncated), so timelines from different generators merge by second.
+type Second struct {
+	T         time.Time     `json:"t"`
+	Requests  int           `json:"requests"`
+	Failures  int           `json:"failures"`
+	Throttled int           `json:"throttled"`
+	P95       time.Duration `json:"p95_ns"`
+	Histogram Histogram     `json:"histogram"`
+}
+
+// FailureCount is the total of Failures.
+func (s Summary) FailureCount() int {
+	n := 0
+	for _, c := range s.Failures {
+		n += c
+	}
+	return n
+}
+
+// FailureRate is failures / requests (0 without requests).
+func (s Summary) FailureRate() float64 {
+	if s.Requests == 0 {
+		return 0
+	}
+	return float64(s.FailureCount()) / float64(s.Requests)
+}
+
+// finish recomputes the derived fields (percentiles, rps, duration) from
+// the counted ones.
+func (s *Summary) finish() {
+	if !s.Start.IsZero() && s.End.After(s.Start) {
+		s.Duration = s.End.Sub(s.Start)
+	}
+	if s.Duration > 0 {
+		s.RPS = float64(s.Requests) / s.Duration.Seconds()
+	}
+	s.P50 = s.Histogram.Quantile(0.50)
+	s.P95 = s.Histogram.Quantile(0.95)
+	s.P99 = s.Histogram.Quantile(0.99)
+	s.Max = s.Histogram.Max()
+	for i := range s.Timeline {
+		s.Timeline[i].P95 = s.Timeline[i].Histogram.Quantile(0.95)
+	}
+	if s.Failures == nil {
+		s.Failures = map[string]int{}
+	}
+	if s.ServedBy == nil {
+		s.ServedBy = map[string]int{}
+	}
+}
+
+// Merge combines the summaries of generators that ran side by side into
+// the summary one generator would have produced: counts and histograms are
+// added, the span runs from the earliest start to the latest end, and the
+// percentiles come from the merged histogram.
+func Merge(parts ...Summary) Summary {
+	out := Summary{Model: ModelClosedLoop, Failures: map[string]int{}, ServedBy: map[string]int{}}
+	seconds := map[int64]*Second{}
+	for i, p := range parts {
+		if i == 0 {
+			out.Model, out.Target, out.Mix = p.Model, p.Target, p.Mix
+		}
+		out.Users += p.Users
+		if !p.Start.IsZero() && (out.Start.IsZero() || p.Start.Before(out.Start)) {
+			out.Start = p.Start
+		}
+		if p.End.After(out.End) {
+			out.End = p.End
+		}
+		out.Duration = max(out.Duration, p.Duration)
+		out.Requests += p.Requests
+		out.Successes += p.Successes
+		out.Throttled429 += p.Throttled429
+		for k, v := range p.Failures {
+			out.Failures[k] += v
+		}
+		for k, v := range p.ServedBy {
+			out.ServedBy[k] += v
+		}
+		out.Histogram.Merge(&p.Histogram)
+		for _, sec := range p.Timeline {
+			key := sec.T.Unix()
+			m, ok := seconds[key]
+			if !ok {
+				m = &Second{T: time.Unix(key, 0).UTC()}
+				seconds[key] = m
+			}
+			m.Requests += sec.Requests
+			m.Failures += sec.Failures
+			m.Throttled += sec.Throttled
+			m.Histogram.Merge(&sec.Histogram)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(seconds)) {
+		out.Timeline = append(out.Timeline, *seconds[key])
+	}
+	out.finish()
+	return out
+}
