@@ -1,0 +1,44 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// StartEmbedded runs a NATS server with JetStream in this process, storing
+// its streams under dir and listening on a random loopback port. It serves
+// unit tests and the local run. stop shuts the server down and waits.
+func StartEmbedded(dir string) (url string, stop func(), err error) {
+	return startEmbeddedOn(dir, server.RANDOM_PORT)
+}
+
+func startEmbeddedOn(dir string, port int) (url string, stop func(), err error) {
+	if dir == "" {
+		return "", nil, errors.New("failed to start embedded NATS: empty store directory")
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "flts-embedded",
+		Host:       "127.0.0.1",
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoLog:      true,
+		NoSigs:     true,
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("failed to create embedded NATS server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return "", nil, errors.New("failed to start embedded NATS server: not ready after 10s")
+	}
+	stop = func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}
+	return srv.ClientURL(), stop, nil
+}

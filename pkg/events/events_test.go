@@ -1,0 +1,350 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// testTimeout bounds every wait in these tests; the happy paths finish in
+// milliseconds, so only a broken bus hits it.
+const testTimeout = 20 * time.Second
+
+func startServer(t *testing.T, dir string) string {
+	t.Helper()
+	url, stop, err := StartEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+func connect(t *testing.T, url string, opts ...Option) *NATSBus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	b, err := Connect(ctx, url, nil, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnsureTopics(ctx, AllTopics...); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// collector records handled events and lets a test wait for a count.
+type collector struct {
+	mu     sync.Mutex
+	events []Event
+	seen   chan struct{}
+}
+
+func newCollector() *collector { return &collector{seen: make(chan struct{}, 1000)} }
+
+func (c *collector) handle(_ context.Context, ev Event) error {
+	c.mu.Lock()
+	c.events = append(c.events, ev)
+	c.mu.Unlock()
+	c.seen <- struct{}{}
+	return nil
+}
+
+func (c *collector) wait(t *testing.T, n int) []Event {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for i := 0; i < n; i++ {
+		select {
+		case <-c.seen:
+		case <-deadline:
+			t.Fatalf("got %d events, want %d", i, n)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.events...)
+}
+
+func publishN(t *testing.T, b *NATSBus, topic string, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if err := b.Publish(context.Background(), topic, Event{Operation: "op", Status: StatusSuccess, RunID: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func runIDs(evs []Event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.RunID
+	}
+	return out
+}
+
+func startSub(t *testing.T, b *NATSBus, topic, durable string, h Handler) *Subscription {
+	t.Helper()
+	sub, err := b.Start(context.Background(), topic, durable, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Stop)
+	return sub
+}
+
+func TestPublishConsumeInOrder(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	publishN(t, b, TopicTrainingData, 0, 3)
+	c := newCollector()
+	startSub(t, b, TopicTrainingData, "train-gru", c.handle)
+	evs := c.wait(t, 3)
+	if got := fmt.Sprint(runIDs(evs)); got != "[0 1 2]" {
+		t.Fatalf("run ids = %s, want [0 1 2]", got)
+	}
+	if evs[0].Operation != "op" || evs[0].Status != StatusSuccess || evs[0].Timestamp.IsZero() {
+		t.Fatalf("event not round-tripped: %+v", evs[0])
+	}
+}
+
+func TestDurableResumesAfterServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	url, stop, err := StartEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := connect(t, url)
+	c := newCollector()
+	sub := startSub(t, b, TopicModelTraining, "eval", c.handle)
+	publishN(t, b, TopicModelTraining, 0, 2)
+	c.wait(t, 2)
+	sub.Stop()
+	_ = b.Close()
+	// Messages published while the consumer is away must wait for it.
+	publisher := connect(t, url)
+	publishN(t, publisher, TopicModelTraining, 2, 2)
+	_ = publisher.Close()
+	stop()
+
+	url2 := startServer(t, dir) // same store, new port
+	b2 := connect(t, url2)
+	startSub(t, b2, TopicModelTraining, "eval", c.handle)
+	evs := c.wait(t, 2)
+	if got := fmt.Sprint(runIDs(evs)); got != "[0 1 2 3]" {
+		t.Fatalf("run ids = %s, want [0 1 2 3] (each exactly once)", got)
+	}
+}
+
+func TestHandlerErrorRedelivers(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0), WithMaxDeliver(5))
+	var mu sync.Mutex
+	attempts := 0
+	done := make(chan struct{})
+	startSub(t, b, TopicModelSelected, "sel", func(_ context.Context, ev Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if attempts < 3 {
+			return errors.New("transient")
+		}
+		close(done)
+		return nil
+	})
+	publishN(t, b, TopicModelSelected, 0, 1)
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatal("message not redelivered after handler errors")
+	}
+	if n := dlqCount(t, b, TopicModelSelected); n != 0 {
+		t.Fatalf("DLQ holds %d messages, want 0 for a message that succeeded on retry", n)
+	}
+}
+
+func TestDeadLettersAfterMaxDeliver(t *testing.T) {
+	const maxDeliver = 3
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0), WithMaxDeliver(maxDeliver))
+	var mu sync.Mutex
+	attempts := 0
+	startSub(t, b, TopicPerformanceEval, "perf", func(_ context.Context, ev Event) error {
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		return errors.New("model file corrupt")
+	})
+	if err := b.Publish(context.Background(), TopicPerformanceEval, Event{Operation: "Trained: GRU", Status: StatusSuccess, RunID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	dl := nextDLQ(t, b, TopicPerformanceEval)
+	if dl.Operation != "Trained: GRU" || dl.Status != StatusFailed {
+		t.Fatalf("dead letter = %+v, want operation 'Trained: GRU' status FAILED", dl)
+	}
+	if want := "model file corrupt"; !contains(dl.Error, want) {
+		t.Fatalf("dead letter error %q does not carry %q", dl.Error, want)
+	}
+	var orig Event
+	if err := json.Unmarshal(dl.Payload, &orig); err != nil || orig.RunID != "r1" {
+		t.Fatalf("dead letter payload %s is not the original event (%v)", dl.Payload, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != maxDeliver {
+		t.Fatalf("handler ran %d times, want %d", attempts, maxDeliver)
+	}
+}
+
+func TestInvalidJSONIsDeadLetteredAtOnce(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	c := newCollector()
+	startSub(t, b, TopicInferenceData, "inf", c.handle)
+	if err := b.publishRaw(context.Background(), TopicInferenceData, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	dl := nextDLQ(t, b, TopicInferenceData)
+	var payload string
+	if err := json.Unmarshal(dl.Payload, &payload); err != nil || payload != "not json" {
+		t.Fatalf("payload = %s (%v), want the raw body as a JSON string", dl.Payload, err)
+	}
+	if !contains(dl.Error, "invalid event JSON") {
+		t.Fatalf("error = %q, want it to say invalid event JSON", dl.Error)
+	}
+}
+
+func TestTwoDurableConsumersEachGetEveryMessage(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	gru, lstm := newCollector(), newCollector()
+	startSub(t, b, TopicTrainingData, "train-gru", gru.handle)
+	startSub(t, b, TopicTrainingData, "train-lstm", lstm.handle)
+	publishN(t, b, TopicTrainingData, 0, 5)
+	for name, c := range map[string]*collector{"train-gru": gru, "train-lstm": lstm} {
+		if got := fmt.Sprint(runIDs(c.wait(t, 5))); got != "[0 1 2 3 4]" {
+			t.Fatalf("%s got %s, want [0 1 2 3 4]", name, got)
+		}
+	}
+}
+
+func TestEphemeralGetsOnlyNewMessages(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	publishN(t, b, TopicModelSelected, 0, 2)
+	c := newCollector()
+	startSub(t, b, TopicModelSelected, "", c.handle)
+	publishN(t, b, TopicModelSelected, 2, 1)
+	if got := fmt.Sprint(runIDs(c.wait(t, 1))); got != "[2]" {
+		t.Fatalf("ephemeral consumer got %s, want [2]", got)
+	}
+}
+
+func TestSubscribeReturnsWhenContextEnds(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	ctx, cancel := context.WithCancel(context.Background())
+	c := newCollector()
+	errc := make(chan error, 1)
+	go func() { errc <- b.Subscribe(ctx, TopicTrainingData, "x", c.handle) }()
+	publishN(t, b, TopicTrainingData, 0, 1)
+	c.wait(t, 1)
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Subscribe after cancel = %v, want nil", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("Subscribe did not return after its context ended")
+	}
+	if err := b.Subscribe(context.Background(), "bad topic", "x", c.handle); err == nil {
+		t.Fatal("Subscribe with a bad topic succeeded")
+	}
+	if err := b.Subscribe(context.Background(), TopicTrainingData, "x", nil); err == nil {
+		t.Fatal("Subscribe with a nil handler succeeded")
+	}
+}
+
+func TestConnectRetriesUntilServerIsUp(t *testing.T) {
+	// Reserve a port, then start the server on it only after Connect began.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := Connect(short, url, nil); err == nil {
+		t.Fatal("Connect with no server succeeded")
+	}
+
+	ctx, cancel2 := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel2()
+	type result struct {
+		b   *NATSBus
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		b, err := Connect(ctx, url, nil)
+		res <- result{b, err}
+	}()
+	_, stop, err := startEmbeddedOn(t.TempDir(), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("Connect did not wait for the server: %v", r.err)
+	}
+	_ = r.b.Close()
+}
+
+func TestStreamName(t *testing.T) {
+	for topic, want := range map[string]string{"training-data": "TRAINING_DATA", "model-selected": "MODEL_SELECTED"} {
+		if got := StreamName(topic); got != want {
+			t.Errorf("StreamName(%q) = %q, want %q", topic, got, want)
+		}
+	}
+}
+
+func dlqCount(t *testing.T, b *NATSBus, topic string) uint64 {
+	t.Helper()
+	s, err := b.js.Stream(context.Background(), DLQStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(DLQ(topic)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[DLQ(topic)]
+}
+
+func nextDLQ(t *testing.T, b *NATSBus, topic string) DeadLetter {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	cons, err := b.js.OrderedConsumer(ctx, DLQStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{DLQ(topic)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(testTimeout))
+	if err != nil {
+		t.Fatalf("no dead letter on %s: %v", DLQ(topic), err)
+	}
+	var dl DeadLetter
+	if err := json.Unmarshal(msg.Data(), &dl); err != nil {
+		t.Fatalf("dead letter %q is not JSON: %v", msg.Data(), err)
+	}
+	return dl
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,0 +1,199 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ephemeralInactiveThreshold is how long the server keeps an ephemeral
+// consumer after its client went away (a deleted inference pod).
+const ephemeralInactiveThreshold = time.Minute
+
+// Subscription is a running consumer started by NATSBus.Start.
+type Subscription struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Stop stops consuming and waits until the handler in flight, if any, has
+// returned. It is safe to call more than once.
+func (s *Subscription) Stop() {
+	s.cancel()
+	<-s.done
+}
+
+// Done is closed once the subscription has stopped.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Start creates the consumer and processes messages in the background until
+// ctx is done or Stop is called. It returns once the consumer exists, so an
+// ephemeral consumer (durable == "") sees every message published after
+// Start returns and none from before.
+//
+// Messages are handled one at a time. A handler error redelivers the
+// message after a growing delay; on its last allowed delivery (MaxDeliver)
+// the message is published to DLQ-<topic> and terminated. Bodies that are
+// not valid Event JSON go to the DLQ at once.
+func (b *NATSBus) Start(ctx context.Context, topic, durable string, h Handler) (*Subscription, error) {
+	if err := validateTopic(topic); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, errors.New("failed to subscribe: nil handler")
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       durable,
+		FilterSubject: topic,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       b.opts.ackWait,
+		MaxDeliver:    b.opts.maxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	if durable == "" {
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+		cfg.InactiveThreshold = ephemeralInactiveThreshold
+	}
+	stream := StreamName(topic)
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create consumer %q on stream %s: %w", durable, stream, err)
+	}
+	// One message at a time: buffered messages would sit out their ack
+	// wait behind a long-running handler and be redelivered needlessly.
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to start consuming %q: %w", topic, err)
+	}
+	subCtx, cancel := context.WithCancel(ctx)
+	sub := &Subscription{cancel: cancel, done: make(chan struct{})}
+	logger := b.logger.With("topic", topic, "consumer", cons.CachedInfo().Name)
+	go func() {
+		defer close(sub.done)
+		defer it.Stop()
+		b.consume(subCtx, it, topic, h, logger)
+	}()
+	logger.Info("subscribed", "durable", durable != "")
+	return sub, nil
+}
+
+func (b *NATSBus) consume(ctx context.Context, it jetstream.MessagesContext, topic string, h Handler, logger *slog.Logger) {
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			// Missed heartbeats and the like are transient: the iterator
+			// keeps pulling after reconnects.
+			logger.Warn("waiting for messages", "error", err.Error())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		b.handle(ctx, msg, topic, h, logger)
+	}
+}
+
+func (b *NATSBus) handle(ctx context.Context, msg jetstream.Msg, topic string, h Handler, logger *slog.Logger) {
+	delivered := uint64(1)
+	if md, err := msg.Metadata(); err == nil {
+		delivered = md.NumDelivered
+	}
+	var ev Event
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		b.deadLetter(ctx, msg, topic, "", fmt.Errorf("invalid event JSON: %w", err), logger)
+		return
+	}
+	herr := b.runHandler(ctx, msg, ev, h)
+	if herr == nil {
+		if err := msg.Ack(); err != nil {
+			logger.Warn("failed to ack", "error", err.Error())
+		}
+		return
+	}
+	if delivered >= uint64(b.opts.maxDeliver) {
+		b.deadLetter(ctx, msg, topic, ev.Operation, fmt.Errorf("after %d deliveries: %w", delivered, herr), logger)
+		return
+	}
+	delay := b.opts.retryDelay * time.Duration(delivered)
+	logger.Warn("handler failed; will redeliver", "delivery", delivered, "max_deliver", b.opts.maxDeliver,
+		"retry_in", delay.String(), "operation", ev.Operation, "error", herr.Error())
+	if err := msg.NakWithDelay(delay); err != nil {
+		logger.Warn("failed to nak", "error", err.Error())
+	}
+}
+
+// runHandler calls h while telling the server the message is in progress
+// every third of the ack wait, so long handlers (training) are not
+// redelivered while they work.
+func (b *NATSBus) runHandler(ctx context.Context, msg jetstream.Msg, ev Event, h Handler) (err error) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(max(b.opts.ackWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, ev)
+}
+
+func (b *NATSBus) deadLetter(ctx context.Context, msg jetstream.Msg, topic, operation string, cause error, logger *slog.Logger) {
+	payload := json.RawMessage(msg.Data())
+	if !json.Valid(payload) {
+		// Keep the DLQ body valid JSON: carry an undecodable body as a string.
+		quoted, _ := json.Marshal(string(msg.Data()))
+		payload = quoted
+	}
+	if operation == "" {
+		operation = "consume " + topic
+	}
+	body, err := json.Marshal(DeadLetter{
+		Operation: operation,
+		Status:    StatusFailed,
+		Error:     cause.Error(),
+		Payload:   payload,
+		Timestamp: time.Now().UTC(),
+	})
+	if err == nil {
+		// Publish even if ctx is ending, or the message is lost.
+		pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err = b.publishRaw(pubCtx, DLQ(topic), body)
+		cancel()
+	}
+	if err != nil {
+		// Leave the message un-acked: the server redelivers it until its
+		// own MaxDeliver, rather than dropping it silently.
+		logger.Error("failed to dead-letter; leaving message for redelivery", "error", err.Error(), "cause", cause.Error())
+		return
+	}
+	logger.Error("dead-lettered message", "dlq", DLQ(topic), "error", cause.Error())
+	if err := msg.Term(); err != nil {
+		logger.Warn("failed to terminate dead-lettered message", "error", err.Error())
+	}
+}
