@@ -1,0 +1,124 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Common is the configuration shared by every pipeline binary.
+type Common struct {
+	NATSURL     string
+	S3Endpoint  string
+	S3AccessKey string
+	S3SecretKey string
+	S3Secure    bool
+	TrackingURL string
+	LogLevel    string
+}
+
+// Env names the environment variable that gives each flag its default.
+const (
+	EnvNATSURL     = "FLTS_NATS_URL"
+	EnvS3Endpoint  = "FLTS_S3_ENDPOINT"
+	EnvS3AccessKey = "FLTS_S3_ACCESS_KEY"
+	EnvS3SecretKey = "FLTS_S3_SECRET_KEY"
+	EnvS3Secure    = "FLTS_S3_SECURE"
+	EnvTrackingURL = "FLTS_TRACKING_URL"
+	EnvLogLevel    = "FLTS_LOG_LEVEL"
+)
+
+// Getenv looks up an environment variable; os.LookupEnv in mains, a map in tests.
+type Getenv func(key string) (string, bool)
+
+// Register adds the common flags to fs with defaults from getenv.
+func (c *Common) Register(fs *flag.FlagSet, getenv Getenv) {
+	fs.StringVar(&c.NATSURL, "nats-url", envOr(getenv, EnvNATSURL, "nats://nats:4222"), "NATS server URL (env "+EnvNATSURL+")")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", envOr(getenv, EnvS3Endpoint, "minio:9000"), "S3 endpoint host:port (env "+EnvS3Endpoint+")")
+	fs.StringVar(&c.S3AccessKey, "s3-access-key", envOr(getenv, EnvS3AccessKey, ""), "S3 access key, required (env "+EnvS3AccessKey+")")
+	fs.StringVar(&c.S3SecretKey, "s3-secret-key", envOr(getenv, EnvS3SecretKey, ""), "S3 secret key, required (env "+EnvS3SecretKey+")")
+	secure, _ := strconv.ParseBool(envOr(getenv, EnvS3Secure, "false"))
+	fs.BoolVar(&c.S3Secure, "s3-secure", secure, "use TLS to the S3 endpoint (env "+EnvS3Secure+")")
+	fs.StringVar(&c.TrackingURL, "tracking-url", envOr(getenv, EnvTrackingURL, "http://tracking:5000"), "tracking server base URL (env "+EnvTrackingURL+")")
+	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, EnvLogLevel, "info"), "log level: debug|info|warn|error (env "+EnvLogLevel+")")
+}
+
+// Validate reports every problem with c at once.
+func (c *Common) Validate() error {
+	var errs []error
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("--nats-url is required"))
+	} else if u, err := url.Parse(c.NATSURL); err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--nats-url %q is not a URL like nats://host:4222", c.NATSURL))
+	}
+	if c.S3Endpoint == "" || strings.Contains(c.S3Endpoint, "/") {
+		errs = append(errs, fmt.Errorf("--s3-endpoint %q must be host:port without scheme", c.S3Endpoint))
+	}
+	if c.S3AccessKey == "" {
+		errs = append(errs, fmt.Errorf("--s3-access-key (or %s) is required", EnvS3AccessKey))
+	}
+	if c.S3SecretKey == "" {
+		errs = append(errs, fmt.Errorf("--s3-secret-key (or %s) is required", EnvS3SecretKey))
+	}
+	if u, err := url.Parse(c.TrackingURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--tracking-url %q is not an http(s) URL", c.TrackingURL))
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ParseLevel turns a --log-level value into a slog level.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}
+
+// NewLogger returns a JSON logger on w at level (already validated).
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	l, err := ParseLevel(level)
+	if err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// OSGetenv is Getenv over the process environment.
+func OSGetenv(key string) (string, bool) { return os.LookupEnv(key) }
+
+func envOr(getenv Getenv, key, def string) string {
+	if getenv == nil {
+		return def
+	}
+	if v, ok := getenv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// EnvDuration returns the duration in env key, or def when unset or invalid.
+func EnvDuration(getenv Getenv, key string, def time.Duration) time.Duration {
+	if v := envOr(getenv, key, ""); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// ExitUsage prints err for a bad flag or config and exits with code 2.
+func ExitUsage(prog string, err error) {
+	fmt.Fprintf(os.Stderr, "%s: invalid configuration:\n%v\n", prog, err)
+	os.Exit(2)
+}

@@ -1,0 +1,363 @@
+package inference
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Config tunes the server; zero fields take the defaults.
+type Config struct {
+	Pod                string        // X-Served-By and /healthz "pod"
+	MaxInferenceLength int           // default 60
+	MaxInFlight        int           // default 2×GOMAXPROCS
+	MaxQueue           int           // default 64; negative means 0
+	RequestTimeout     time.Duration // queue wait + work; default 10s
+	MaxBodyBytes       int64         // default 1 MiB
+	ShutdownGrace      time.Duration // drain time on shutdown; default 20s
+	Logger             *slog.Logger  // default silent
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxInferenceLength <= 0 {
+		c.MaxInferenceLength = 60
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 2 * runtime.GOMAXPROCS(0)
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 64
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 20 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Server is the inference API.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	limiter   *Limiter
+	model     atomic.Pointer[Predictor]
+	accepting atomic.Bool // false once shutdown starts
+	started   time.Time
+	readyMS   atomic.Int64 // ms from start to the first model; -1 until then
+	reqPrefix string
+	reqSeq    atomic.Uint64
+	metrics   *metrics
+}
+
+// NewServer returns a server with no model; /ready answers 503 until SetModel.
+func NewServer(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		limiter:   NewLimiter(cfg.MaxInFlight, cfg.MaxQueue),
+		started:   time.Now(),
+		reqPrefix: hex.EncodeToString(b[:]) + "-",
+	}
+	s.readyMS.Store(-1)
+	s.accepting.Store(true)
+	s.metrics = newMetrics(s)
+	return s
+}
+
+// SetModel atomically replaces the served model. Requests already running
+// finish on the model they started with.
+func (s *Server) SetModel(p Predictor) {
+	old := s.model.Swap(&p)
+	s.readyMS.CompareAndSwap(-1, time.Since(s.started).Milliseconds())
+	s.metrics.setModel(p.RunID(), p.ModelType())
+	oldRun := ""
+	if old != nil {
+		oldRun = (*old).RunID()
+	}
+	s.log.Info("model loaded", "run_id", p.RunID(), "model_type", p.ModelType(), "previous_run_id", oldRun)
+}
+
+// Model returns the served model, or nil.
+func (s *Server) Model() Predictor {
+	if p := s.model.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (s *Server) isReady() bool { return s.accepting.Load() && s.model.Load() != nil }
+
+// Handler returns the API handler (/healthz, /ready, /predict).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /ready", s.handleReady)
+	mux.HandleFunc("POST /predict", s.handlePredict)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, "", &apiError{code: http.StatusNotFound, msg: "no route " + r.Method + " " + r.URL.Path})
+	})
+	return s.instrument(mux)
+}
+
+// MetricsHandler returns the Prometheus handler for the metrics listener.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
+
+// instrument sets X-Served-By on every response and records metrics.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Served-By", s.cfg.Pod)
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(rec, r)
+		path := r.URL.Path
+		switch path {
+		case "/healthz", "/ready", "/predict":
+		default:
+			path = "other" // bounded label cardinality
+		}
+		s.metrics.observe(path, rec.code, time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	type health struct {
+		Status         string `json:"status"`
+		Service        string `json:"service"`
+		ModelReady     bool   `json:"model_ready"`
+		QueueLength    int    `json:"queue_length"`
+		InFlight       int    `json:"in_flight"`
+		StartupReadyMS *int64 `json:"startup_ready_ms"`
+		Pod            string `json:"pod"`
+		ModelVersion   string `json:"model_version"`
+		ModelType      string `json:"model_type"`
+	}
+	h := health{Status: "ok", Service: "inference-api", QueueLength: s.limiter.QueueLength(), InFlight: s.limiter.InFlight(), Pod: s.cfg.Pod}
+	if ms := s.readyMS.Load(); ms >= 0 {
+		h.StartupReadyMS = &ms
+	}
+	if m := s.Model(); m != nil {
+		h.ModelReady, h.ModelVersion, h.ModelType = true, m.RunID(), m.ModelType()
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	switch {
+	case !s.accepting.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+	case s.model.Load() == nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": ErrNoModel.Error()})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
+	reqID := s.reqPrefix + strconv.FormatUint(s.reqSeq.Add(1), 10)
+	m := s.Model()
+	if m == nil {
+		s.writeError(w, reqID, ErrNoModel)
+		return
+	}
+	req, err := parsePredict(r, s.cfg.MaxBodyBytes, s.cfg.MaxInferenceLength, m.Targets())
+	if err != nil {
+		s.writeError(w, reqID, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		s.writeError(w, reqID, err)
+		return
+	}
+	type result struct {
+		points []Point
+		err    error
+	}
+	// The model call cannot be interrupted, so it runs on its own goroutine
+	// that keeps the slot until it really ends; the client gets 504 at the
+	// deadline either way.
+	done := make(chan result, 1)
+	go func() {
+		defer release()
+		var res result
+		if req.kpis == nil {
+			res.points, res.err = m.PredictLatest(req.steps)
+		} else {
+			res.points, res.err = m.PredictFrom(req.times, req.kpis, req.steps)
+		}
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			s.writeError(w, reqID, res.err)
+			return
+		}
+		body, err := encodePredictions(reqID, m, res.points)
+		if err != nil {
+			s.writeError(w, reqID, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
+	case <-ctx.Done():
+		s.writeError(w, reqID, ctx.Err())
+	}
+}
+
+// statusOf maps an error to its HTTP status: the one place that does.
+func statusOf(err error) int {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae.code
+	case errors.Is(err, ErrQueueFull):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrNoModel):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBadInput):
+		return http.StatusBadRequest
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func (s *Server) writeError(w http.ResponseWriter, reqID string, err error) {
+	code := statusOf(err)
+	msg := err.Error()
+	switch code {
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "1")
+	case http.StatusGatewayTimeout:
+		msg = fmt.Sprintf("request exceeded its deadline of %s", s.cfg.RequestTimeout)
+	case http.StatusInternalServerError:
+		s.log.Error("prediction failed", "req_id", reqID, "error", err)
+	}
+	body := map[string]any{"status": "ERROR", "error": msg}
+	if reqID != "" {
+		body["req_id"] = reqID
+	}
+	writeJSON(w, code, body)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// encodePredictions writes the success body by hand: "ts" first and the
+// KPIs in model order, and a clear error instead of invalid JSON when the
+// model yields a non-finite value.
+func encodePredictions(reqID string, m Predictor, points []Point) ([]byte, error) {
+	targets := m.Targets()
+	b := make([]byte, 0, 128+len(points)*(40+len(targets)*32))
+	b = append(b, `{"status":"SUCCESS","run_id":`...)
+	b = strconv.AppendQuote(b, m.RunID())
+	b = append(b, `,"model_type":`...)
+	b = strconv.AppendQuote(b, m.ModelType())
+	b = append(b, `,"predictions":[`...)
+	for i, p := range points {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"ts":`...)
+		b = strconv.AppendQuote(b, p.Time.UTC().Format(time.RFC3339))
+		for _, col := range targets {
+			v, ok := p.Values[col]
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("model produced no finite value for %q at step %d", col, i+1)
+			}
+			b = append(b, ',')
+			b = strconv.AppendQuote(b, col)
+			b = append(b, ':')
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"req_id":`...)
+	b = strconv.AppendQuote(b, reqID)
+	b = append(b, "}\n"...)
+	return b, nil
+}
+
+// Serve runs the API on api and the metrics on metricsLn (nil: none) until
+// ctx is done, then stops accepting, marks itself not ready and drains
+// in-flight requests for up to ShutdownGrace.
+func (s *Server) Serve(ctx context.Context, api, metricsLn net.Listener) error {
+	apiSrv := newHTTPServer(s.Handler(), s.cfg.RequestTimeout)
+	errc := make(chan error, 2)
+	go func() { errc <- apiSrv.Serve(api) }()
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		metricsSrv = newHTTPServer(s.MetricsHandler(), 10*time.Second)
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+	}
+	s.log.Info("serving", "api", api.Addr().String(), "pod", s.cfg.Pod)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("failed to serve: %w", err)
+	}
+	s.accepting.Store(false)
+	s.log.Info("shutting down: draining in-flight requests", "in_flight", s.limiter.InFlight(), "queued", s.limiter.QueueLength(), "grace", s.cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	err := apiSrv.Shutdown(sctx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(sctx)
+	}
+	if err != nil {
+		return fmt.Errorf("failed to drain in-flight requests: %w", err)
+	}
+	s.log.Info("drained")
+	return nil
+}
+
+func newHTTPServer(h http.Handler, requestTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      requestTimeout + 15*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

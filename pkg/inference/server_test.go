@@ -1,0 +1,345 @@
+package inference
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testPod = "pod-under-test"
+
+func newTestServer(t *testing.T, cfg Config, p Predictor) (*Server, *httptest.Server) {
+	t.Helper()
+	cfg.Pod = testPod
+	s := NewServer(cfg)
+	if p != nil {
+		s.SetModel(p)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return s, ts
+}
+
+type response struct {
+	code   int
+	header http.Header
+	body   map[string]any
+}
+
+func do(t *testing.T, method, url, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{code: resp.StatusCode, header: resp.Header}
+	if err := json.Unmarshal(raw, &out.body); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %q", method, url, raw)
+	}
+	if got := resp.Header.Get("X-Served-By"); got != testPod {
+		t.Fatalf("%s %s: X-Served-By %q, want %q", method, url, got, testPod)
+	}
+	return out
+}
+
+func rowsJSON(n int, drop string, bad string) string {
+	data := map[string]any{}
+	ts := make([]string, n)
+	for i := range ts {
+		ts[i] = time.Date(2024, 3, 1, 0, 2*i, 0, 0, time.UTC).Format(time.RFC3339)
+	}
+	data["ts"] = ts
+	for _, k := range testTargets {
+		if k == drop {
+			continue
+		}
+		vals := make([]any, n)
+		for i := range vals {
+			vals[i] = float64(i)
+		}
+		if k == bad {
+			vals[0] = "not-a-number"
+		}
+		data[k] = vals
+	}
+	b, _ := json.Marshal(map[string]any{"inference_length": 3, "data": data, "index_col": "ts"})
+	return string(b)
+}
+
+func TestPredictSuccess(t *testing.T) {
+	_, ts := newTestServer(t, Config{}, &fakePredictor{runID: "run-1", value: 1.5})
+	r := do(t, "POST", ts.URL+"/predict", `{"inference_length":2}`)
+	if r.code != 200 || r.body["status"] != "SUCCESS" || r.body["run_id"] != "run-1" || r.body["model_type"] != "GRU" || r.body["req_id"] == "" {
+		t.Fatalf("unexpected response %d %v", r.code, r.body)
+	}
+	preds := r.body["predictions"].([]any)
+	if len(preds) != 2 {
+		t.Fatalf("got %d predictions, want 2", len(preds))
+	}
+	p := preds[0].(map[string]any)
+	if _, err := time.Parse(time.RFC3339, p["ts"].(string)); err != nil {
+		t.Fatalf("bad ts: %v", err)
+	}
+	for _, k := range testTargets {
+		if v, ok := p[k].(float64); !ok || v != 1.5 {
+			t.Fatalf("KPI %s = %v", k, p[k])
+		}
+	}
+
+	// The query parameter overrides the body, and data rows are used.
+	r = do(t, "POST", ts.URL+"/predict?inference_length=4", rowsJSON(5, "", ""))
+	if r.code != 200 || len(r.body["predictions"].([]any)) != 4 {
+		t.Fatalf("with data: %d %v", r.code, r.body)
+	}
+	first := r.body["predictions"].([]any)[0].(map[string]any)["ts"]
+	if first != "2024-03-01T00:10:00Z" {
+		t.Fatalf("first forecast at %v, want the step after the last row", first)
+	}
+	// An empty body means the defaults.
+	if r = do(t, "POST", ts.URL+"/predict", ""); r.code != 200 || len(r.body["predictions"].([]any)) != 1 {
+		t.Fatalf("empty body: %d %v", r.code, r.body)
+	}
+}
+
+func TestPredictErrors(t *testing.T) {
+	_, ts := newTestServer(t, Config{MaxInferenceLength: 60}, &fakePredictor{runID: "run-1"})
+	cases := []struct {
+		name, query, body string
+		want              int
+	}{
+		{"bad JSON", "", `{"inference_length":`, 400},
+		{"unknown field", "", `{"inference_length":1,"foo":1}`, 400},
+		{"missing timestamp column", "", `{"data":{"down":[1,2]}}`, 400},
+		{"missing KPI column", "", rowsJSON(5, "rb_up", ""), 400},
+		{"non-numeric value", "", rowsJSON(5, "", "mcs_up"), 400},
+		{"bad timestamp", "", `{"data":{"ts":["yesterday"]}}`, 400},
+		{"model rejects input", "", rowsJSON(1, "", ""), 400},
+		{"length zero", "", `{"inference_length":0}`, 422},
+		{"length too large", "", `{"inference_length":61}`, 422},
+		{"query not an integer", "?inference_length=ten", `{}`, 422},
+		{"query out of range", "?inference_length=-1", `{}`, 422},
+		{"body too large", "", `{"data":{"ts":["` + strings.Repeat("x", 1<<20) + `"]}}`, 413},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := do(t, "POST", ts.URL+"/predict"+c.query, c.body)
+			if r.code != c.want || r.body["status"] != "ERROR" || r.body["error"] == "" || r.body["req_id"] == nil {
+				t.Fatalf("got %d %v, want %d with an ERROR body", r.code, r.body, c.want)
+			}
+		})
+	}
+	if r := do(t, "GET", ts.URL+"/nope", ""); r.code != 404 || r.body["status"] != "ERROR" {
+		t.Fatalf("unknown route: %d %v", r.code, r.body)
+	}
+	if r := do(t, "GET", ts.URL+"/predict", ""); r.code != 405 && r.code != 404 {
+		t.Fatalf("GET /predict: %d", r.code)
+	}
+}
+
+func TestNoModel(t *testing.T) {
+	s, ts := newTestServer(t, Config{}, nil)
+	if r := do(t, "GET", ts.URL+"/healthz", ""); r.code != 200 || r.body["model_ready"] != false || r.body["startup_ready_ms"] != nil || r.body["pod"] != testPod {
+		t.Fatalf("healthz: %d %v", r.code, r.body)
+	}
+	if r := do(t, "GET", ts.URL+"/ready", ""); r.code != 503 {
+		t.Fatalf("ready: %d", r.code)
+	}
+	if r := do(t, "POST", ts.URL+"/predict", `{}`); r.code != 503 || r.body["status"] != "ERROR" {
+		t.Fatalf("predict: %d %v", r.code, r.body)
+	}
+	s.SetModel(&fakePredictor{runID: "run-9"})
+	if r := do(t, "GET", ts.URL+"/ready", ""); r.code != 200 || r.body["status"] != "ready" {
+		t.Fatalf("ready after load: %d %v", r.code, r.body)
+	}
+	r := do(t, "GET", ts.URL+"/healthz", "")
+	if r.body["model_ready"] != true || r.body["model_version"] != "run-9" || r.body["model_type"] != "GRU" || r.body["startup_ready_ms"] == nil {
+		t.Fatalf("healthz after load: %v", r.body)
+	}
+}
+
+func TestQueueFullAnswers429(t *testing.T) {
+	p := &fakePredictor{runID: "run-1", started: make(chan struct{}), block: make(chan struct{})}
+	s, ts := newTestServer(t, Config{MaxInFlight: 1, MaxQueue: 1}, p)
+	results := make(chan int, 2)
+	go func() { results <- postCode(ts.URL) }()
+	<-p.started // the first request holds the only slot
+	go func() { results <- postCode(ts.URL) }()
+	for s.limiter.QueueLength() != 1 { // the second waits in the queue
+		runtime.Gosched()
+	}
+	r := do(t, "POST", ts.URL+"/predict", `{}`)
+	if r.code != 429 || r.header.Get("Retry-After") != "1" || r.body["status"] != "ERROR" {
+		t.Fatalf("got %d %v Retry-After=%q, want 429 with Retry-After 1", r.code, r.body, r.header.Get("Retry-After"))
+	}
+	// Probes bypass the queue.
+	if h := do(t, "GET", ts.URL+"/healthz", ""); h.code != 200 || h.body["queue_length"] != float64(1) {
+		t.Fatalf("healthz while busy: %d %v", h.code, h.body)
+	}
+	if h := do(t, "GET", ts.URL+"/ready", ""); h.code != 200 {
+		t.Fatalf("ready while busy: %d", h.code)
+	}
+	close(p.block)
+	<-p.started // the queued request runs once the first one ends
+	for range 2 {
+		if code := <-results; code != 200 {
+			t.Fatalf("held request finished with %d", code)
+		}
+	}
+}
+
+func TestDeadlineAnswers504(t *testing.T) {
+	p := &fakePredictor{runID: "run-1", block: make(chan struct{})}
+	_, ts := newTestServer(t, Config{RequestTimeout: time.Millisecond}, p)
+	defer close(p.block)
+	r := do(t, "POST", ts.URL+"/predict", `{}`)
+	if r.code != 504 || r.body["status"] != "ERROR" {
+		t.Fatalf("got %d %v, want 504", r.code, r.body)
+	}
+}
+
+func TestNonFiniteForecastIs500NotInvalidJSON(t *testing.T) {
+	_, ts := newTestServer(t, Config{}, &fakePredictor{runID: "run-1", value: math.NaN()})
+	if r := do(t, "POST", ts.URL+"/predict", `{}`); r.code != 500 || r.body["status"] != "ERROR" {
+		t.Fatalf("got %d %v", r.code, r.body)
+	}
+}
+
+func postCode(url string) int {
+	resp, err := http.Post(url+"/predict", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func TestSwapUnderLoadLosesNoRequest(t *testing.T) {
+	models := []*fakePredictor{{runID: "a", value: 1}, {runID: "b", value: 2}}
+	s, ts := newTestServer(t, Config{MaxInFlight: 4, MaxQueue: 1000}, models[0])
+	const workers, perWorker = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*perWorker)
+	stop := make(chan struct{})
+	swapped := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				swapped <- n
+				return
+			default:
+				n++
+				s.SetModel(models[n%2])
+			}
+		}
+	}()
+	for range workers {
+		wg.Go(func() {
+			for range perWorker {
+				resp, err := http.Post(ts.URL+"/predict", "application/json", strings.NewReader(`{}`))
+				if err != nil {
+					errs <- err
+					continue
+				}
+				var body struct {
+					RunID       string           `json:"run_id"`
+					Predictions []map[string]any `json:"predictions"`
+				}
+				err = json.NewDecoder(resp.Body).Decode(&body)
+				resp.Body.Close()
+				switch {
+				case err != nil:
+					errs <- err
+				case resp.StatusCode != 200:
+					errs <- fmt.Errorf("status %d", resp.StatusCode)
+				case body.RunID != "a" && body.RunID != "b":
+					errs <- fmt.Errorf("run_id %q", body.RunID)
+				case (body.RunID == "a") != (body.Predictions[0]["down"] == 1.0):
+					errs <- fmt.Errorf("run %s answered with another model's values", body.RunID)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if n := <-swapped; n < 2 {
+		t.Fatalf("only %d swaps happened during the load", n)
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestShutdownDrainsInFlight(t *testing.T) {
+	p := &fakePredictor{runID: "run-1", started: make(chan struct{}), block: make(chan struct{})}
+	s := NewServer(Config{Pod: testPod, ShutdownGrace: time.Minute})
+	s.SetModel(p)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln, nil) }()
+
+	result := make(chan int, 1)
+	go func() { result <- postCode(url) }()
+	<-p.started
+	cancel()
+	for s.accepting.Load() {
+		runtime.Gosched()
+	}
+	if s.isReady() {
+		t.Fatal("server still ready after shutdown began")
+	}
+	close(p.block)
+	if code := <-result; code != 200 {
+		t.Fatalf("in-flight request ended with %d, want 200", code)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Fatal("server still accepts connections after shutdown")
+	}
+}
+
+func TestMetricsExposed(t *testing.T) {
+	s, ts := newTestServer(t, Config{}, &fakePredictor{runID: "run-7"})
+	_ = do(t, "POST", ts.URL+"/predict", `{}`)
+	_ = do(t, "POST", ts.URL+"/predict", `{"inference_length":0}`)
+	rec := httptest.NewRecorder()
+	s.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	out := rec.Body.String()
+	for _, want := range []string{
+		`flts_inference_requests_total{code="200",path="/predict"} 1`,
+		`flts_inference_requests_total{code="422",path="/predict"} 1`,
+		`flts_inference_model_info{model_type="GRU",run_id="run-7"} 1`,
+		`flts_inference_queue_depth 0`,
+		`flts_inference_request_duration_seconds_bucket`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
