@@ -1,0 +1,209 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/flts/flts-e2e/pkg/events"
+	"github.com/flts/flts-e2e/pkg/model"
+	"github.com/flts/flts-e2e/pkg/objstore"
+	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
+	"github.com/flts/flts-e2e/pkg/preprocess"
+	"github.com/flts/flts-e2e/pkg/score"
+)
+
+type env struct {
+	deps    Deps
+	store   *dirstore.Store
+	bus     *recordingBus
+	tracker *memTracker
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	store, err := dirstore.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := objstore.EnsureBuckets(context.Background(), store, objstore.AllBuckets...); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{store: store, bus: &recordingBus{}, tracker: &memTracker{}}
+	e.deps = Deps{Store: store, Events: e.bus, Tracker: e.tracker}
+	return e
+}
+
+var smallData = PreprocessConfig{Rows: 400, Seed: 7, Config: preprocess.DefaultConfig()}
+
+// fakeTrain returns the given test metrics per model type (or fails).
+func fakeTrain(test map[string]score.Metrics, calls *int) TrainFunc {
+	return func(_ context.Context, modelType string, data *preprocess.Processed, _ map[string]string, progress func(string, ...any)) (TrainOutput, error) {
+		*calls++
+		progress("epoch", "epoch", 1)
+		m, ok := test[modelType]
+		if !ok {
+			return TrainOutput{}, errors.New("diverged")
+		}
+		return TrainOutput{
+			Artifact: model.Artifact{ModelType: modelType, Targets: data.Targets, Features: data.Features, Window: data.Config.Window},
+			Test:     m, Baseline: score.Metrics{RMSE: 1, MAE: 1, MSE: 1}, PerKPIRMSE: map[string]float64{"down": 3},
+		}, nil
+	}
+}
+
+func TestPreprocessGeneratesOnceAndAnnounces(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	res, err := Preprocess(ctx, e.deps, smallData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Generated || res.Reused || res.ConfigHash != smallData.Config.Hash() {
+		t.Fatalf("first run: %+v", res)
+	}
+	p, err := LoadProcessed(ctx, e.store, res.ConfigHash)
+	if err != nil || p.Stats.TrainWindows == 0 || p.ConfigHash != res.ConfigHash {
+		t.Fatalf("processed data unreadable: %v", err)
+	}
+	res2, err := Preprocess(ctx, e.deps, smallData)
+	if err != nil || !res2.Reused || res2.Generated {
+		t.Fatalf("second run: %+v %v", res2, err)
+	}
+	evs := e.bus.on(events.TopicTrainingData)
+	if len(evs) != 2 || evs[1].ConfigHash != res.ConfigHash || evs[1].Status != events.StatusSuccess || evs[1].Operation != "Processed" ||
+		evs[1].Object != "processed-data/"+res.ConfigHash+"/meta.json" {
+		t.Fatalf("events: %+v", evs)
+	}
+	if latest, err := ReadLatestData(ctx, e.store); err != nil || latest.ConfigHash != res.ConfigHash {
+		t.Fatalf("latest: %+v %v", latest, err)
+	}
+}
+
+func TestFullFlowPromotesLowestScoreOnce(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	if _, err := Preprocess(ctx, e.deps, smallData); err != nil {
+		t.Fatal(err)
+	}
+	dataEv := e.bus.on(events.TopicTrainingData)[0]
+	metrics := map[string]score.Metrics{
+		model.TypeGRU:     {RMSE: 0.20, MAE: 0.10, MSE: 0.04},
+		model.TypeLSTM:    {RMSE: 0.10, MAE: 0.08, MSE: 0.01}, // lowest score
+		model.TypeProphet: {RMSE: 0.30, MAE: 0.20, MSE: 0.09},
+	}
+	calls := 0
+	ev := &Evaluator{Deps: e.deps}
+	for i, mt := range model.Types {
+		res, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(metrics, &calls)}, dataEv)
+		if err != nil || res.Skipped {
+			t.Fatalf("train %s: %+v %v", mt, res, err)
+		}
+		trained := e.bus.on(events.TopicModelTraining)
+		got, err := ev.Evaluate(ctx, trained[len(trained)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := i == len(model.Types)-1; (got.Promoted != nil) != last {
+			t.Fatalf("after %s: promoted=%v reason=%q", mt, got.Promoted != nil, got.Reason)
+		}
+	}
+	cur, err := ReadPromotion(ctx, e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.ModelType != model.TypeLSTM || cur.Score != score.Score(metrics[model.TypeLSTM]) || len(cur.Candidates) != 3 {
+		t.Fatalf("promotion: %+v", cur)
+	}
+	if _, err := e.store.Get(ctx, cur.Artifact.Bucket, cur.Artifact.Key); err != nil {
+		t.Fatalf("promoted artifact: %v", err)
+	}
+	if e.tracker.get(cur.RunID).Tag(TagPromoted) != "true" {
+		t.Fatal("winner not tagged promoted=true")
+	}
+	if sel := e.bus.on(events.TopicModelSelected); len(sel) != 1 || sel[0].RunID != cur.RunID {
+		t.Fatalf("model-selected events: %+v", sel)
+	}
+
+	// Replays: training is skipped and re-announced, eval does not promote again.
+	for _, mt := range model.Types {
+		res, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(metrics, &calls)}, dataEv)
+		if err != nil || !res.Skipped {
+			t.Fatalf("replayed train %s: %+v %v", mt, res, err)
+		}
+	}
+	if calls != 3 {
+		t.Fatalf("trainer ran %d times, want 3", calls)
+	}
+	for _, tev := range e.bus.on(events.TopicModelTraining) {
+		got, err := ev.Evaluate(ctx, tev)
+		if err != nil || got.Promoted != nil {
+			t.Fatalf("replay promoted again: %+v %v", got, err)
+		}
+	}
+	hist, _ := e.store.List(ctx, objstore.BucketModelPromotion, HistoryPrefix)
+	if len(hist) != 1 || len(e.bus.on(events.TopicModelSelected)) != 1 {
+		t.Fatalf("history %d records, %d model-selected events; want 1 each", len(hist), len(e.bus.on(events.TopicModelSelected)))
+	}
+}
+
+func TestFailedModelDoesNotCount(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	if _, err := Preprocess(ctx, e.deps, smallData); err != nil {
+		t.Fatal(err)
+	}
+	dataEv := e.bus.on(events.TopicTrainingData)[0]
+	calls := 0
+	good := map[string]score.Metrics{model.TypeGRU: {RMSE: 0.1}, model.TypeLSTM: {RMSE: 0.2}} // PROPHET fails
+	ev := &Evaluator{Deps: e.deps}
+	for _, mt := range model.Types {
+		res, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(good, &calls)}, dataEv)
+		if mt == model.TypeProphet {
+			if err == nil || e.tracker.get(res.RunID).Info.Status != "FAILED" {
+				t.Fatalf("failing train: err=%v status=%s", err, e.tracker.get(res.RunID).Info.Status)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	trained := e.bus.on(events.TopicModelTraining)
+	if last := trained[len(trained)-1]; last.Status != events.StatusFailed || !strings.Contains(last.Error, "diverged") {
+		t.Fatalf("failure event: %+v", last)
+	}
+	// Even an event that claims success does not make the FAILED run count.
+	forged := trained[len(trained)-1]
+	forged.Status, forged.Error = events.StatusSuccess, ""
+	for _, tev := range append(trained, forged) {
+		if got, err := ev.Evaluate(ctx, tev); err != nil || got.Promoted != nil {
+			t.Fatalf("promoted without PROPHET: %+v %v", got, err)
+		}
+	}
+	if _, err := ReadPromotion(ctx, e.store); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("current.json exists: %v", err)
+	}
+}
+
+func TestStaleDataVersionIsNotPromoted(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	if _, err := Preprocess(ctx, e.deps, smallData); err != nil {
+		t.Fatal(err)
+	}
+	oldEv := e.bus.on(events.TopicTrainingData)[0]
+	calls := 0
+	m := map[string]score.Metrics{model.TypeGRU: {RMSE: 0.1}, model.TypeLSTM: {RMSE: 0.2}, model.TypeProphet: {RMSE: 0.3}}
+	for _, mt := range model.Types {
+		if _, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(m, &calls)}, oldEv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newer := smallData
+	newer.Config.Window = 12
+	if _, err := Preprocess(ctx, e.deps, newer); err != nil {
+		t.Fatal(err)
+	}
+	ev := &Evaluator{Deps: e.deps}
+	for _, tev := range e.bus.on(events.TopicModelTraining) {
+		if got, err := ev.Evaluate(ctx, tev); err != nil || got.Promoted != nil || got.Reason != "stale data version" {
+			t.Fatalf("stale model: %+v %v", got, err)
+		}
+	}
+}
