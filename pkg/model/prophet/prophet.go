@@ -19,7 +19,7 @@ type Params struct {
 
 // DefaultParams returns the Prophet defaults scaled to a few weeks of data.
 func DefaultParams() Params {
-	return Params{Changepoints: 10, ChangepointRange: 0.8, DailyOrder: 6, WeeklyOrder: 3, Ridge: 1e-4, ARCorrection: true}
+	return Params{Changepoints: 10, ChangepointRange: 0.8, DailyOrder: 6, WeeklyOrder: 3, Ridge: 0.01, ARCorrection: true}
 }
 
 // Validate reports the first out-of-range parameter.
