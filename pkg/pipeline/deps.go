@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/events"
@@ -45,7 +42,7 @@ type Tracker interface {
 	LogBatch(ctx context.Context, runID string, metrics map[string]float64, params, tags map[string]string) error
 	SetTag(ctx context.Context, runID, key, value string) error
 	UpdateRun(ctx context.Context, runID, status string) error
-	SearchRuns(ctx context.Context, expIDs []string, filter, orderBy string) ([]tracking.Run, error)
+	SearchRuns(ctx context.Context, expIDs []string, filter string, orderBy []string) ([]tracking.Run, error)
 }
 
 // Deps are what every stage needs.
@@ -77,14 +74,4 @@ func (d Deps) publish(ctx context.Context, topic string, ev events.Event) error 
 		return fmt.Errorf("failed to publish %q on %s: %w", ev.Operation, topic, err)
 	}
 	return nil
-}
-
-// ArtifactLocation returns the bucket and key of relPath under a run's
-// artifact root (artifact_uri "s3://<bucket>/<exp>/<run>/artifacts").
-func ArtifactLocation(run tracking.Run, relPath string) (bucket, key string, err error) {
-	u, err := url.Parse(run.Info.ArtifactURI)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return "", "", fmt.Errorf("failed to resolve artifacts of run %s: artifact_uri %q is not s3://bucket/path", run.Info.RunID, run.Info.ArtifactURI)
-	}
-	return u.Host, path.Join(strings.TrimPrefix(u.Path, "/"), relPath), nil
 }

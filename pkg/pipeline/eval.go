@@ -138,7 +138,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 		res.Reason = "already promoted"
 		return res, nil
 	}
-	bucket, key, err := ArtifactLocation(runsOf[win.RunID], ModelArtifact)
+	bucket, key, err := tracking.ArtifactLocation(runsOf[win.RunID], ModelArtifact)
 	if err != nil {
 		return res, err
 	}

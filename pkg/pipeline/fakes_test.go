@@ -115,7 +115,7 @@ func (m *memTracker) UpdateRun(_ context.Context, id, status string) error {
 	return nil
 }
 
-func (m *memTracker) SearchRuns(context.Context, []string, string, string) ([]tracking.Run, error) {
+func (m *memTracker) SearchRuns(context.Context, []string, string, []string) ([]tracking.Run, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]tracking.Run, len(m.runs))

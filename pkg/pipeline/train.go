@@ -114,7 +114,7 @@ func trainRun(ctx context.Context, d Deps, cfg TrainConfig, run tracking.Run, da
 	if err != nil {
 		return fmt.Errorf("failed to encode the model artifact: %w", err)
 	}
-	bucket, key, err := ArtifactLocation(run, ModelArtifact)
+	bucket, key, err := tracking.ArtifactLocation(run, ModelArtifact)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func trainedEvent(modelType, runID, hash string) events.Event {
 // finishedRuns returns the FINISHED runs trained on data version hash. The
 // status and tag are checked here too, whatever the server's filter supports.
 func finishedRuns(ctx context.Context, t Tracker, expID, hash string) ([]tracking.Run, error) {
-	runs, err := t.SearchRuns(ctx, []string{expID}, fmt.Sprintf("tags.%s = '%s'", TagConfigHash, hash), "")
+	runs, err := t.SearchRuns(ctx, []string{expID}, fmt.Sprintf("tags.%s = '%s'", TagConfigHash, hash), nil)
 	if err != nil {
 		return nil, fmt.Errorf("failed to search runs of data version %s: %w", hash, err)
 	}
