@@ -1,0 +1,120 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// File layout inside the artifacts directory.
+const (
+	ReportFile = "K8S_LOAD_TEST_REPORT.md"
+	DataDir    = "report-data"
+	PlotDir    = "plots"
+	hpaFile    = "hpa.json"
+)
+
+// SaveLevel stores a level's data (replacing an earlier run of the same
+// number of users) and returns the file's path.
+func SaveLevel(dir string, l LevelResult) (string, error) {
+	if l.Users < 1 {
+		return "", fmt.Errorf("failed to save load level: users must be >= 1, got %d", l.Users)
+	}
+	return saveJSON(filepath.Join(dir, DataDir, fmt.Sprintf("level-%05du.json", l.Users)), l)
+}
+
+// SaveHPA stores the HPA run's data and returns the file's path.
+func SaveHPA(dir string, h HPARun) (string, error) {
+	return saveJSON(filepath.Join(dir, DataDir, hpaFile), h)
+}
+
+// Data is everything found in an artifacts directory.
+type Data struct {
+	Levels []LevelResult // by users
+	HPA    *HPARun
+	Files  []string // relative to the artifacts directory
+}
+
+// Load reads all data files under dir.
+func Load(dir string) (Data, error) {
+	var d Data
+	paths, err := filepath.Glob(filepath.Join(dir, DataDir, "level-*.json"))
+	if err != nil {
+		return d, fmt.Errorf("failed to list level data in %s: %w", dir, err)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		var l LevelResult
+		if err := loadJSON(p, &l); err != nil {
+			return d, err
+		}
+		d.Levels = append(d.Levels, l)
+		d.Files = append(d.Files, filepath.Join(DataDir, filepath.Base(p)))
+	}
+	sort.SliceStable(d.Levels, func(i, j int) bool { return d.Levels[i].Users < d.Levels[j].Users })
+	hp := filepath.Join(dir, DataDir, hpaFile)
+	if _, err := os.Stat(hp); err == nil {
+		var h HPARun
+		if err := loadJSON(hp, &h); err != nil {
+			return d, err
+		}
+		d.HPA = &h
+		d.Files = append(d.Files, filepath.Join(DataDir, hpaFile))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return d, fmt.Errorf("failed to stat %s: %w", hp, err)
+	}
+	return d, nil
+}
+
+func saveJSON(path string, v any) (string, error) {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return "", fmt.Errorf("failed to encode %s: %w", filepath.Base(path), err)
+	}
+	if err := writeAtomic(path, append(b, '\n')); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func loadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("failed to read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("failed to decode %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeAtomic writes via a temporary file and a rename, so a reader never
+// sees half a file.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("failed to create %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))+"-*")
+	if err != nil {
+		return fmt.Errorf("failed to create a temporary file for %s: %w", path, err)
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("failed to write %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("failed to set mode of %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("failed to rename into %s: %w", path, err)
+	}
+	return nil
+}
