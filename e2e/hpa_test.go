@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flts/flts-e2e/e2e/framework"
+	"github.com/flts/flts-e2e/pkg/report"
+)
+
+// hpaUsers is the HPA area's load: enough for a clear scale-up on the
+// e2e values without being a capacity test (that is the Load area).
+const hpaUsers = 400
+
+var _ = Describe("HPA: inference scales up under load and back down after", Label("HPA"), Ordered, func() {
+	var periods framework.Periods
+
+	BeforeAll(func(ctx SpecContext) {
+		periods = discoverPeriods(ctx)
+		GinkgoWriter.Printf("periods: %+v\n", periods)
+	})
+
+	It("shows real CPU and memory figures, not <unknown>", func(ctx SpecContext) {
+		Eventually(func(g Gomega) {
+			hpa, err := env.clientset.AutoscalingV2().HorizontalPodAutoscalers(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			cpu, mem := framework.Utilization(hpa)
+			g.Expect(cpu).NotTo(BeNil(), "CPU utilization unknown")
+			g.Expect(mem).NotTo(BeNil(), "memory utilization unknown")
+			AddReportEntry("idle utilization", fmt.Sprintf("cpu %d%%, memory %d%%", *cpu, *mem))
+		}).WithContext(ctx).WithTimeout(periods.MetricsBudget()).WithPolling(Poll).Should(Succeed())
+	})
+
+	It("scales above the minimum under in-cluster load, serves from the new pods, and returns to the minimum", func(ctx SpecContext) {
+		run := runObservedLoad(ctx, periods, hpaUsers, loadDuration(periods))
+		h := hpaRun(ctx, run, periods)
+		path, err := report.SaveHPA(env.cfg.ArtifactsDir, h)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = report.Write(env.cfg.ArtifactsDir)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("HPA data: %s\n", path)
+
+		Expect(run.LoadErr).NotTo(HaveOccurred())
+		Expect(run.Result.Summary.FailureCount()).To(BeZero(), "failed requests: %v", run.Result.Summary.Failures)
+		Expect(run.Timings.FirstScaleUp).To(BeNumerically(">", 0), "the HPA never raised its desired replicas")
+		Expect(run.Timings.FirstScaleUp).To(BeNumerically("<=", periods.ScaleUpDecisionBudget()), "scale-up decision")
+		Expect(run.Timings.NewPodsReady).To(BeNumerically(">", 0), "no pod beyond the minimum became Ready")
+		Expect(run.Timings.NewPodsReady).To(BeNumerically("<=", periods.ScaleUpServingBudget()), "new pods Ready")
+		Expect(len(run.Result.Summary.ServedBy)).To(BeNumerically(">", int(periods.MinReplicas)),
+			"pods added by the HPA must serve requests: %v", run.Result.Summary.ServedBy)
+		Expect(run.BackErr).To(BeEmpty())
+		Expect(run.Timings.BackToMin).To(BeNumerically(">", 0), "the HPA did not return to %d", periods.MinReplicas)
+	})
+})
+
+// hpaRun converts a run into the report's HPA section.
+func hpaRun(ctx context.Context, r loadRun, p framework.Periods) report.HPARun {
+	s := r.Result.Summary
+	h := report.HPARun{
+		Users:           r.Users,
+		MinReplicas:     int(p.MinReplicas),
+		MaxReplicas:     int(p.MaxReplicas),
+		LoadStart:       s.Start,
+		LoadStop:        s.End,
+		ScaleUpDecision: r.Timings.FirstScaleUp,
+		NewPodsServing:  r.Timings.NewPodsReady,
+		ScaleDown:       r.Timings.BackToMin,
+		PeakReplicas:    int(r.Timings.PeakReplicas),
+		Summary:         &s,
+	}
+	hpa, err := env.clientset.AutoscalingV2().HorizontalPodAutoscalers(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+	if err == nil {
+		for _, m := range hpa.Spec.Metrics {
+			if m.Resource != nil && m.Resource.Name == "cpu" && m.Resource.Target.AverageUtilization != nil {
+				h.TargetCPUPercent = int(*m.Resource.Target.AverageUtilization)
+			}
+		}
+	}
+	var lastDesired, lastReady int32 = -1, -1
+	h.Timeline = append(h.Timeline, report.HPAEvent{T: s.Start, Event: fmt.Sprintf("load started: %d users", r.Users)})
+	for _, smp := range r.Samples {
+		h.Replicas = append(h.Replicas, report.Sample{T: smp.T, Value: float64(smp.Current)})
+		if smp.Desired != lastDesired {
+			h.Timeline = append(h.Timeline, report.HPAEvent{T: smp.T, Event: fmt.Sprintf("HPA desired replicas %d", smp.Desired)})
+			lastDesired = smp.Desired
+		}
+		if int32(smp.Ready) != lastReady {
+			h.Timeline = append(h.Timeline, report.HPAEvent{T: smp.T, Event: fmt.Sprintf("%d inference pods Ready", smp.Ready)})
+			lastReady = int32(smp.Ready)
+		}
+	}
+	h.Timeline = append(h.Timeline, report.HPAEvent{T: s.End, Event: "load stopped"})
+	h.FailureReason = r.failure()
+	h.Passed = h.FailureReason == ""
+	return h
+}

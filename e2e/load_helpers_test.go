@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flts/flts-e2e/e2e/framework"
+	"github.com/flts/flts-e2e/pkg/loadtest"
+	"github.com/flts/flts-e2e/pkg/report"
+)
+
+const (
+	// LoadServeMargin keeps load on after the scale-up serving budget so
+	// pods the HPA added serve a share before the load ends.
+	LoadServeMargin = 30 * time.Second
+	// LoadRampUp spreads user start-up like Locust's spawn rate.
+	LoadRampUp = 10 * time.Second
+	// LoadWorkers is the number of load-generator pods (Locust workers).
+	LoadWorkers = 4
+	// SettledBeforeEnd: a pod that had metrics this long before the load
+	// ended was in the Service long enough that it must have served.
+	SettledBeforeEnd = 30 * time.Second
+	// SamplePeriod of the HPA sampler.
+	SamplePeriod = 2 * time.Second
+)
+
+// loadRun is one load level observed end to end: the load, the HPA's
+// reaction and its return to the minimum.
+type loadRun struct {
+	Users    int
+	Duration time.Duration
+	Result   loadtest.Result
+	LoadErr  error
+	Samples  []framework.HPASample
+	Timings  framework.Timings
+	// BackErr is why the HPA did not return to the minimum in budget.
+	BackErr string
+}
+
+// loadDuration is long enough for the HPA to decide, start pods and let
+// them serve: derived from the cluster's periods.
+func loadDuration(p framework.Periods) time.Duration {
+	return p.ScaleUpServingBudget() + LoadServeMargin
+}
+
+// waitForReplicas waits until the HPA and Deployment settle at n ready replicas.
+func waitForReplicas(ctx context.Context, p framework.Periods, n int32) {
+	GinkgoHelper()
+	start := time.Now()
+	Eventually(func(g Gomega) {
+		d, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(d.Status.Replicas).To(Equal(n), "replicas")
+		g.Expect(d.Status.ReadyReplicas).To(Equal(n), "ready replicas")
+	}).WithContext(ctx).WithTimeout(p.ScaleDownBudget(p.MaxReplicas)).WithPolling(Poll).Should(Succeed())
+	GinkgoWriter.Printf("inference at %d ready replicas after %s\n", n, time.Since(start).Round(time.Second))
+}
+
+// runObservedLoad applies one level of in-cluster load while sampling the
+// HPA, then waits for the return to the minimum. It records failures
+// instead of failing, so the caller can write the report before asserting.
+func runObservedLoad(ctx context.Context, p framework.Periods, users int, duration time.Duration) loadRun {
+	GinkgoHelper()
+	waitForReplicas(ctx, p, p.MinReplicas)
+	run := loadRun{Users: users, Duration: duration}
+	sampler := framework.StartHPASampler(ctx, framework.SamplerInput{
+		Client: env.clientset, Namespace: env.cfg.Namespace, HPAName: "inference",
+		PodSelector: "app.kubernetes.io/name=inference", Interval: SamplePeriod,
+	})
+	defer sampler.Stop()
+
+	By(fmt.Sprintf("applying %d closed-loop users for %s from %d in-cluster workers", users, duration, LoadWorkers))
+	run.Result, run.LoadErr = loadtest.Run(ctx, loadtest.Input{
+		Client:    env.clientset,
+		Namespace: env.cfg.Namespace,
+		Image:     env.images.Ref("loadgen"),
+		Users:     users,
+		Workers:   LoadWorkers,
+		Duration:  duration,
+		RampUp:    LoadRampUp,
+		Logger:    env.log,
+	})
+	if run.LoadErr == nil {
+		var peak int32
+		for _, s := range sampler.Samples() {
+			peak = max(peak, s.Current)
+		}
+		budget := p.ScaleDownBudget(max(peak, p.MinReplicas))
+		By(fmt.Sprintf("waiting up to %s for the HPA to return to %d replicas", budget, p.MinReplicas))
+		end := run.Result.Summary.End
+		g := NewGomega(func(message string, _ ...int) { run.BackErr = message })
+		g.Eventually(func() []framework.HPASample { return sampler.Samples() }).
+			WithContext(ctx).WithTimeout(budget).WithPolling(Poll).
+			Should(ContainElement(SatisfyAll(
+				WithTransform(func(s framework.HPASample) int32 { return s.Current }, Equal(p.MinReplicas)),
+				WithTransform(func(s framework.HPASample) bool { return s.T.After(end) }, BeTrue()),
+			)), "HPA back at the minimum after the load")
+	}
+	run.Samples = sampler.Stop()
+	run.Timings = framework.MeasureTimings(run.Samples, p.MinReplicas, run.Result.Summary.Start, run.Result.Summary.End)
+	GinkgoWriter.Printf("users=%d requests=%d rps=%.1f p95=%s failures=%d 429=%d served_by=%v timings=%+v\n",
+		users, run.Result.Summary.Requests, run.Result.Summary.RPS, run.Result.Summary.P95,
+		run.Result.Summary.FailureCount(), run.Result.Summary.Throttled429, run.Result.Summary.ServedBy, run.Timings)
+	return run
+}
+
+// settledPods are the pods that had CPU metrics at least SettledBeforeEnd
+// before the load ended: each must have served a share.
+func (r loadRun) settledPods() []string {
+	cutoff := r.Result.Summary.End.Add(-SettledBeforeEnd)
+	seen := map[string]bool{}
+	for _, s := range r.Samples {
+		if s.T.After(cutoff) {
+			break
+		}
+		for pod := range s.PodMilli {
+			seen[pod] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// levelResult converts a run into the report's data.
+func (r loadRun) levelResult() report.LevelResult {
+	l := report.LevelResult{
+		Users:        r.Users,
+		Workers:      LoadWorkers,
+		Duration:     r.Duration,
+		Summary:      r.Result.Summary,
+		PodCPU:       map[string][]report.Sample{},
+		FirstScaleUp: r.Timings.FirstScaleUp,
+		Peak:         r.Timings.Peak,
+		BackToMin:    r.Timings.BackToMin,
+		MaxReplicas:  int(r.Timings.PeakReplicas),
+	}
+	for _, s := range r.Samples {
+		l.Replicas = append(l.Replicas, report.Sample{T: s.T, Value: float64(s.Current)})
+		for pod, m := range s.PodMilli {
+			l.PodCPU[pod] = append(l.PodCPU[pod], report.Sample{T: s.T, Value: float64(m)})
+		}
+	}
+	l.FailureReason = r.failure()
+	l.Passed = l.FailureReason == ""
+	return l
+}
+
+// failure says why a load level did not meet the checklist, "" if it did.
+func (r loadRun) failure() string {
+	s := r.Result.Summary
+	switch {
+	case r.LoadErr != nil:
+		return "load run failed: " + r.LoadErr.Error()
+	case s.Requests == 0:
+		return "no request completed"
+	case s.FailureCount() > 0:
+		return fmt.Sprintf("%d failed requests: %v", s.FailureCount(), s.Failures)
+	case r.Timings.FirstScaleUp == 0:
+		return "the HPA did not scale up under the load"
+	case r.BackErr != "":
+		return "the HPA did not return to the minimum in budget"
+	}
+	for _, pod := range r.settledPods() {
+		if s.ServedBy[pod] == 0 {
+			return fmt.Sprintf("pod %s served no request", pod)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+
+	"github.com/flts/flts-e2e/e2e/framework"
+	"github.com/flts/flts-e2e/tools/cluster"
+	"github.com/flts/flts-e2e/tools/imagebuild"
+)
+
+// suiteEnv is what BeforeSuite set up and every area uses.
+type suiteEnv struct {
+	cfg       framework.Config
+	log       *slog.Logger
+	cluster   *cluster.Cluster
+	envconf   *envconf.Config
+	klient    klient.Client
+	clientset kubernetes.Interface
+	proxy     *framework.APIProxy
+	inference *framework.InferenceClient
+	images    *imagebuild.Builder
+	helm      *framework.Helm
+	failed    bool
+}
+
+var env *suiteEnv
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "FLTS e2e")
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	repoRoot, err := filepath.Abs("..")
+	Expect(err).NotTo(HaveOccurred())
+	cfg, err := framework.ConfigFromEnv(repoRoot)
+	Expect(err).NotTo(HaveOccurred(), "bad suite configuration")
+	Expect(os.MkdirAll(cfg.ArtifactsDir, 0o755)).To(Succeed())
+	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+	env = &suiteEnv{cfg: cfg, log: log}
+
+	By(fmt.Sprintf("bringing up kind cluster %q (Kubernetes %s)", cfg.ClusterName, cfg.K8sVersion))
+	upCtx, cancel := context.WithTimeout(ctx, ClusterUpTimeout)
+	defer cancel()
+	c, err := cluster.Up(upCtx, cluster.Options{
+		Name:       cfg.ClusterName,
+		K8sVersion: cfg.K8sVersion,
+		NodeImage:  cfg.NodeImage,
+		Reuse:      cfg.ReuseCluster,
+		RepoRoot:   repoRoot,
+		Logger:     log,
+	})
+	Expect(err).NotTo(HaveOccurred(), "cluster did not come up")
+	env.cluster = c
+	// Registered right after create: runs on success, failure and Ctrl-C.
+	DeferCleanup(teardownCluster)
+
+	env.envconf = envconf.NewWithKubeConfig(c.Kubeconfig())
+	env.klient, err = env.envconf.NewClient()
+	Expect(err).NotTo(HaveOccurred())
+	env.clientset, err = kubernetes.NewForConfig(env.klient.RESTConfig())
+	Expect(err).NotTo(HaveOccurred())
+	env.proxy, err = framework.NewAPIProxy(env.klient.RESTConfig())
+	Expect(err).NotTo(HaveOccurred())
+	env.inference = framework.NewInferenceClient(fmt.Sprintf("http://127.0.0.1:%d", cfg.NodePort))
+
+	By("building the pipeline images and loading them into the node")
+	imgCtx, cancelImg := context.WithTimeout(ctx, ImagesTimeout)
+	defer cancelImg()
+	env.images, err = imagebuild.New(imagebuild.Options{RepoRoot: repoRoot, Tag: cfg.ImageTag, Logger: log})
+	Expect(err).NotTo(HaveOccurred())
+	refs, err := env.images.BuildAll(imgCtx, imagebuild.PipelineImages...)
+	Expect(err).NotTo(HaveOccurred(), "image build failed")
+	Expect(c.LoadImages(imgCtx, refs...)).To(Succeed(), "loading images into the node failed")
+
+	By("installing the flts Helm chart with values-e2e.yaml")
+	env.helm, err = framework.NewHelm(ctx, framework.HelmInput{
+		RepoRoot:   repoRoot,
+		Kubeconfig: c.Kubeconfig(),
+		Namespace:  cfg.Namespace,
+		Release:    cfg.Release,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(env.helm.UpgradeInstall(ctx, HelmTimeout, "-f", filepath.Join(env.helm.ChartDir(), "values-e2e.yaml"),
+		"--set", "image.tag="+cfg.ImageTag)).To(Succeed())
+
+	By("waiting for preprocess, training and the first promotion")
+	framework.WaitForPipeline(ctx, framework.WaitForPipelineInput{
+		Client:    env.clientset,
+		Proxy:     env.proxy,
+		Namespace: cfg.Namespace,
+		Timeout:   PipelineTimeout,
+		Poll:      Poll,
+		Logger:    log,
+	})
+	By("waiting for the inference Deployment to serve the promoted model")
+	framework.WaitForDeploymentReady(ctx, framework.WaitForDeploymentInput{
+		Client: env.clientset, Namespace: cfg.Namespace, Name: "inference", MinReady: 2,
+		Timeout: RolloutTimeout, Poll: Poll,
+	})
+}, NodeTimeout(ClusterUpTimeout+ImagesTimeout+HelmTimeout+PipelineTimeout+RolloutTimeout))
+
+// teardownCluster saves diagnostics when anything failed, then deletes the
+// cluster unless the user asked to keep it.
+func teardownCluster(ctx SpecContext) {
+	if env == nil || env.cluster == nil {
+		return
+	}
+	if env.failed || CurrentSpecReport().Failed() {
+		dir := filepath.Join(env.cfg.ArtifactsDir, "diagnostics")
+		env.log.Info("saving diagnostics", "dir", dir)
+		if env.clientset != nil {
+			if err := framework.DumpDiagnostics(ctx, framework.DumpInput{
+				Client: env.clientset, Namespaces: []string{env.cfg.Namespace, "kube-system"}, Dir: dir,
+			}); err != nil {
+				env.log.Warn("some diagnostics were not saved", "err", err)
+			}
+		}
+		if err := env.cluster.ExportLogs(ctx, filepath.Join(dir, "kind")); err != nil {
+			env.log.Warn("kind export logs failed", "err", err)
+		}
+	}
+	if env.cfg.KeepCluster {
+		env.log.Info("keeping the cluster (E2E_KEEP_CLUSTER)", "name", env.cfg.ClusterName, "kubeconfig", env.cluster.Kubeconfig())
+		return
+	}
+	Expect(cluster.Down(ctx, env.cfg.ClusterName)).To(Succeed())
+}
+
+var _ = ReportAfterEach(func(report SpecReport) {
+	if report.Failed() && env != nil {
+		env.failed = true
+	}
+})
+
+var _ = ReportAfterSuite("artifacts", func(report Report) {
+	dir := os.Getenv("ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "_artifacts")
+	}
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	Expect(reporters.GenerateJUnitReport(report, filepath.Join(dir, "junit.xml"))).To(Succeed())
+	Expect(reporters.GenerateJSONReport(report, filepath.Join(dir, "report.json"))).To(Succeed())
+	var sb []string
+	for _, s := range report.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt {
+			sb = append(sb, fmt.Sprintf("%-8s %6.1fs  %s", s.State, s.RunTime.Seconds(), s.FullText()))
+		}
+	}
+	Expect(os.WriteFile(filepath.Join(dir, "spec-times.txt"), []byte(strings.Join(sb, "\n")+"\n"), 0o644)).To(Succeed())
+})
