@@ -1,0 +1,207 @@
+// Command tracking serves the MLflow REST API subset of pkg/tracking on
+// --listen, keeping experiments, runs and artifacts in MinIO (or, with
+// --store-dir, in a local directory for the cluster-less run).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/flts/flts-e2e/pkg/objstore"
+	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
+	"github.com/flts/flts-e2e/pkg/objstore/s3store"
+	"github.com/flts/flts-e2e/pkg/tracking"
+)
+
+// shutdownTimeout bounds draining in-flight requests after SIGTERM; it is
+// below Kubernetes' default 30s grace period.
+const shutdownTimeout = 20 * time.Second
+
+type config struct {
+	listen       string
+	s3Endpoint   string
+	s3AccessKey  string
+	s3SecretKey  string
+	s3Secure     bool
+	storeDir     string
+	logLevel     slog.Level
+	maxBodyBytes int64
+}
+
+// errUsage marks configuration errors (exit code 2).
+var errUsage = errors.New("usage error")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stderr))
+}
+
+func run(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) int {
+	cfg, err := parseConfig(args, lookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tracking: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("tracking server failed", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (config, error) {
+	env := func(name, def string) string {
+		if v, ok := lookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("tracking", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	var logLevel, secure, maxBody string
+	fs.StringVar(&cfg.listen, "listen", env("FLTS_TRACKING_LISTEN", ":5000"), "address to serve the API and page on (env FLTS_TRACKING_LISTEN)")
+	fs.StringVar(&cfg.s3Endpoint, "s3-endpoint", env("FLTS_S3_ENDPOINT", "minio:9000"), "S3 endpoint host:port (env FLTS_S3_ENDPOINT)")
+	fs.StringVar(&cfg.s3AccessKey, "s3-access-key", env("FLTS_S3_ACCESS_KEY", ""), "S3 access key, required unless --store-dir (env FLTS_S3_ACCESS_KEY)")
+	fs.StringVar(&cfg.s3SecretKey, "s3-secret-key", env("FLTS_S3_SECRET_KEY", ""), "S3 secret key, required unless --store-dir (env FLTS_S3_SECRET_KEY)")
+	fs.StringVar(&secure, "s3-secure", env("FLTS_S3_SECURE", "false"), "use https for S3 (env FLTS_S3_SECURE)")
+	fs.StringVar(&cfg.storeDir, "store-dir", env("FLTS_TRACKING_STORE_DIR", ""), "keep data in this directory instead of S3 (env FLTS_TRACKING_STORE_DIR)")
+	fs.StringVar(&logLevel, "log-level", env("FLTS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLTS_LOG_LEVEL)")
+	fs.StringVar(&maxBody, "max-body-bytes", env("FLTS_TRACKING_MAX_BODY_BYTES", strconv.Itoa(tracking.DefaultMaxBodyBytes)), "largest accepted request body (env FLTS_TRACKING_MAX_BODY_BYTES)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return config{}, err
+		}
+		return config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	var err error
+	if cfg.s3Secure, err = strconv.ParseBool(secure); err != nil {
+		return config{}, fmt.Errorf("%w: --s3-secure %q is not a boolean", errUsage, secure)
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return config{}, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
+	}
+	if cfg.maxBodyBytes, err = strconv.ParseInt(maxBody, 10, 64); err != nil || cfg.maxBodyBytes <= 0 {
+		return config{}, fmt.Errorf("%w: --max-body-bytes %q must be a positive integer", errUsage, maxBody)
+	}
+	if cfg.listen == "" {
+		return config{}, fmt.Errorf("%w: --listen must not be empty", errUsage)
+	}
+	if cfg.storeDir == "" {
+		if strings.TrimSpace(cfg.s3Endpoint) == "" {
+			return config{}, fmt.Errorf("%w: --s3-endpoint must not be empty", errUsage)
+		}
+		if cfg.s3AccessKey == "" || cfg.s3SecretKey == "" {
+			return config{}, fmt.Errorf("%w: --s3-access-key and --s3-secret-key (or FLTS_S3_ACCESS_KEY and FLTS_S3_SECRET_KEY) are required", errUsage)
+		}
+	}
+	return cfg, nil
+}
+
+func newStore(cfg config, logger *slog.Logger) (objstore.Store, error) {
+	if cfg.storeDir != "" {
+		return dirstore.New(cfg.storeDir, logger)
+	}
+	return s3store.New(s3store.Config{Endpoint: cfg.s3Endpoint, AccessKey: cfg.s3AccessKey,
+		SecretKey: cfg.s3SecretKey, Secure: cfg.s3Secure}, logger)
+}
+
+// serve listens at once (probes answer 503 until the store is ready),
+// retries the store until it is ready, then serves until ctx is done.
+func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+	store, err := newStore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	api := tracking.NewServer(store, tracking.WithLogger(logger), tracking.WithMaxBodyBytes(cfg.maxBodyBytes))
+	var ready atomic.Bool
+	srv := &http.Server{
+		Addr:              cfg.listen,
+		Handler:           readyGate(&ready, api),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		logger.Info("listening", "addr", cfg.listen)
+		errc <- srv.ListenAndServe()
+	}()
+
+	initErr := initStore(ctx, api, logger)
+	if initErr == nil {
+		ready.Store(true)
+		logger.Info("tracking server ready")
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("failed to serve on %s: %w", cfg.listen, err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("failed to shut down: %w", err)
+	}
+	if initErr != nil && !errors.Is(initErr, context.Canceled) {
+		return initErr
+	}
+	return nil
+}
+
+// initStore creates the bucket and default experiment, retrying with
+// backoff while the object store starts.
+func initStore(ctx context.Context, api *tracking.Server, logger *slog.Logger) error {
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		attemptCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := api.Init(attemptCtx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		logger.Info("waiting for the object store", "attempt", attempt, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("failed to initialise the object store: %w", ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// readyGate answers 503 until ready is set, so probes and clients see the
+// server starting rather than failing.
+func readyGate(ready *atomic.Bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"error_code":"TEMPORARILY_UNAVAILABLE","message":"waiting for the object store","status":"starting"}`+"\n")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
