@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/flts/flts-e2e/pkg/objstore"
+	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
+)
+
+func env(k string) (string, bool) {
+	m := map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b"}
+	v, ok := m[k]
+	return v, ok
+}
+
+func TestParse(t *testing.T) {
+	if o, err := parse(nil, env, io.Discard); err != nil || o.listen != ":8080" {
+		t.Fatalf("defaults: %+v %v", o, err)
+	}
+	if _, err := parse([]string{"--listen", "8080"}, env, io.Discard); err == nil || !strings.Contains(err.Error(), "--listen") {
+		t.Fatalf("bad listen accepted: %v", err)
+	}
+}
+
+func TestPromotionEndpoint(t *testing.T) {
+	ctx := context.Background()
+	store, err := dirstore.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := objstore.EnsureBuckets(ctx, store, objstore.AllBuckets...); err != nil {
+		t.Fatal(err)
+	}
+	var reader objstore.Reader
+	ts := httptest.NewServer(handler(func() objstore.Reader { return reader }))
+	defer ts.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/promotion"); code != 503 {
+		t.Fatalf("before the store: %d", code)
+	}
+	reader = store
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	if code, _ := get("/promotion"); code != 404 {
+		t.Fatalf("before any promotion: %d", code)
+	}
+	if err := store.Put(ctx, objstore.BucketModelPromotion, "current.json", []byte(`{"run_id":"r1"}`), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get("/promotion"); code != 200 || !strings.Contains(body, `"r1"`) {
+		t.Fatalf("after promotion: %d %s", code, body)
+	}
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func env(k string) (string, bool) {
+	m := map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b", "POD_NAME": "inference-0"}
+	v, ok := m[k]
+	return v, ok
+}
+
+func TestParse(t *testing.T) {
+	o, err := parse(nil, env, io.Discard)
+	if err != nil || o.listen != ":8000" || o.metricsListen != ":9091" || o.server.MaxInferenceLength != 60 || o.server.MaxQueue != 64 {
+		t.Fatalf("defaults: %+v %v", o, err)
+	}
+	if podName(env) != "inference-0" {
+		t.Fatalf("pod name %q", podName(env))
+	}
+	_, err = parse(strings.Fields("--max-inference-length 0 --max-queue -1 --request-timeout 0s --listen x"), env, io.Discard)
+	for _, want := range []string{"--max-inference-length", "--max-queue", "--request-timeout", "--listen"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
+		}
+	}
+}

@@ -1,0 +1,158 @@
+// Command train trains one model type (GRU, LSTM or PROPHET). By default it
+// runs as a Deployment consuming training-data with the durable consumer
+// train-<model>; with --once it trains the newest processed data and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flts/flts-e2e/pkg/config"
+	"github.com/flts/flts-e2e/pkg/events"
+	"github.com/flts/flts-e2e/pkg/model"
+	"github.com/flts/flts-e2e/pkg/model/rnn"
+	"github.com/flts/flts-e2e/pkg/objstore"
+	"github.com/flts/flts-e2e/pkg/pipeline"
+)
+
+type options struct {
+	common    config.Common
+	modelType string
+	params    map[string]string
+	seed      int64
+	once      bool
+}
+
+// rnnFlags maps the flags of the neural models to forecast's parameter names.
+var rnnFlags = map[string]string{"epochs": "epochs", "hidden": "hidden", "lr": "learning_rate", "batch": "batch_size"}
+
+func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) {
+	o := options{params: map[string]string{}}
+	rnnDefaults := rnn.DefaultParams()
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(out)
+	o.common.Register(fs, getenv)
+	modelName := fs.String("model", "", "model type to train: gru | lstm | prophet (required)")
+	epochs := fs.Int("epochs", rnnDefaults.Epochs, "training epochs (GRU/LSTM); unset: rnn.DefaultParams")
+	hidden := fs.Int("hidden", rnnDefaults.Hidden, "hidden units (GRU/LSTM)")
+	lr := fs.Float64("lr", rnnDefaults.LearningRate, "Adam learning rate (GRU/LSTM)")
+	batch := fs.Int("batch", rnnDefaults.BatchSize, "mini-batch size (GRU/LSTM)")
+	fs.Int64Var(&o.seed, "seed", 42, "training seed (same data and seed: same model)")
+	fs.BoolVar(&o.once, "once", false, "train the newest processed data once and exit instead of consuming training-data")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var errs []error
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %v", fs.Args()))
+	}
+	o.modelType = strings.ToUpper(*modelName)
+	switch o.modelType {
+	case model.TypeGRU, model.TypeLSTM, model.TypeProphet:
+	case "":
+		errs = append(errs, errors.New("--model is required: gru | lstm | prophet"))
+	default:
+		errs = append(errs, fmt.Errorf("--model %q is not one of gru, lstm, prophet", *modelName))
+	}
+	values := map[string]string{"epochs": strconv.Itoa(*epochs), "hidden": strconv.Itoa(*hidden),
+		"lr": strconv.FormatFloat(*lr, 'g', -1, 64), "batch": strconv.Itoa(*batch)}
+	switch {
+	case *epochs < 1 || *epochs > 10000:
+		errs = append(errs, fmt.Errorf("--epochs must be in [1, 10000], got %d", *epochs))
+	case *hidden < 1 || *hidden > 1024:
+		errs = append(errs, fmt.Errorf("--hidden must be in [1, 1024], got %d", *hidden))
+	case !(*lr > 0 && *lr <= 1):
+		errs = append(errs, fmt.Errorf("--lr must be in (0, 1], got %g", *lr))
+	case *batch < 1 || *batch > 100000:
+		errs = append(errs, fmt.Errorf("--batch must be in [1, 100000], got %d", *batch))
+	}
+	// Only flags given explicitly become parameters, so forecast's own
+	// defaults apply otherwise; PROPHET has none of these.
+	fs.Visit(func(f *flag.Flag) {
+		name, ok := rnnFlags[f.Name]
+		if !ok {
+			return
+		}
+		if o.modelType == model.TypeProphet {
+			errs = append(errs, fmt.Errorf("--%s applies to gru and lstm only", f.Name))
+			return
+		}
+		o.params[name] = values[f.Name]
+	})
+	errs = append(errs, o.common.Validate())
+	return o, errors.Join(errs...)
+}
+
+func main() {
+	o, err := parse(os.Args[1:], config.OSGetenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		config.ExitUsage("train", err)
+	}
+	log := config.NewLogger(os.Stderr, o.common.LogLevel).With("model_type", o.modelType)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("train failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	conns, err := pipeline.Connect(ctx, o.common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	deps := pipeline.Deps{Store: conns.Store, Events: conns.Bus, Tracker: conns.Tracker, Logger: log}
+	cfg := pipeline.TrainConfig{ModelType: o.modelType, Params: o.params, Train: pipeline.ForecastTrainer(o.seed)}
+
+	if o.once {
+		var latest pipeline.LatestData
+		if err := pipeline.Retry(ctx, log, "processed data", func(ctx context.Context) error {
+			latest, err = pipeline.ReadLatestData(ctx, conns.Store)
+			return err
+		}); err != nil {
+			return err
+		}
+		ev := events.Event{Operation: "Processed", Status: events.StatusSuccess, ConfigHash: latest.ConfigHash,
+			Object: objstore.BucketProcessed + "/" + pipeline.ProcessedKey(latest.ConfigHash, "meta.json"), Timestamp: time.Now()}
+		res, err := pipeline.Train(ctx, deps, cfg, ev)
+		if err != nil {
+			return err
+		}
+		log.Info("trained once", "run_id", res.RunID, "skipped", res.Skipped)
+		return nil
+	}
+
+	consumer := "train-" + strings.ToLower(o.modelType)
+	sub, err := conns.Bus.Start(ctx, events.TopicTrainingData, consumer, func(ctx context.Context, ev events.Event) error {
+		start := time.Now()
+		res, err := pipeline.Train(ctx, deps, cfg, ev)
+		if err != nil {
+			return err
+		}
+		log.Info("training-data event handled", "run_id", res.RunID, "skipped", res.Skipped, "seconds", time.Since(start).Seconds())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failed to consume %s: %w", events.TopicTrainingData, err)
+	}
+	log.Info("waiting for training data", "topic", events.TopicTrainingData, "consumer", consumer)
+	<-ctx.Done()
+	sub.Stop()
+	log.Info("stopped")
+	return nil
+}
