@@ -76,18 +76,27 @@ type Result struct {
 	End       time.Time // Job complete
 }
 
+// NewClient returns in.Client, or a clientset built from in.RestConfig.
+func NewClient(in Input) (kubernetes.Interface, error) {
+	if in.Client != nil {
+		return in.Client, nil
+	}
+	if in.RestConfig == nil {
+		return nil, errors.New("Client or RestConfig is required")
+	}
+	c, err := kubernetes.NewForConfig(in.RestConfig)
+	if err != nil {
+		return nil, fmt.Errorf("failed to build a client from RestConfig: %w", err)
+	}
+	return c, nil
+}
+
 func (in *Input) defaults() error {
 	var errs []error
-	if in.Client == nil {
-		if in.RestConfig == nil {
-			errs = append(errs, errors.New("Client or RestConfig is required"))
-		} else {
-			c, err := kubernetes.NewForConfig(in.RestConfig)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("failed to build a client from RestConfig: %w", err))
-			}
-			in.Client = c
-		}
+	if c, err := NewClient(*in); err != nil {
+		errs = append(errs, err)
+	} else {
+		in.Client = c
 	}
 	if in.Namespace == "" {
 		errs = append(errs, errors.New("Namespace is required"))
