@@ -1,65 +1,193 @@
 // Command flts-cluster brings up the project's offline kind cluster.
+//
+//	flts-cluster up         [-name N] [-k8s-version V] [-node-image REF] [-reuse] [-config F] [-kubeconfig F]
+//	flts-cluster down       [-name N]
+//	flts-cluster node-image [-k8s-version V] [-base-only]
+//	flts-cluster engine
+//	flts-cluster guard
+//	flts-cluster load       [-name N] IMAGE...
+//
+// Environment defaults: K8S_VERSION, KIND_NODE_IMAGE, E2E_REUSE_CLUSTER
+// (true/1), CLUSTER_NAME. Exit status 2 means bad usage.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"syscall"
 
+	"github.com/flts/flts-e2e/tools/cluster"
 	"github.com/flts/flts-e2e/tools/engine"
+	"github.com/flts/flts-e2e/tools/netguard"
+	"github.com/flts/flts-e2e/tools/nodeimage"
 )
 
+const usage = `usage: flts-cluster <command> [flags]
+
+commands:
+  up          engine, network guard, node image, kind cluster, metrics-server; waits until usable
+  down        delete the kind cluster (the engine and cached images stay)
+  node-image  build (or find cached) the offline kind node image
+  engine      make sure a Docker engine able to run privileged containers runs
+  guard       create the kind network and its iptables guard
+  load        load local Docker images into the cluster's nodes
+
+environment: K8S_VERSION, KIND_NODE_IMAGE, E2E_REUSE_CLUSTER, CLUSTER_NAME
+`
+
 func main() {
-	os.Exit(run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: flts-cluster engine")
+// errUsage marks bad command lines (exit status 2).
+var errUsage = errors.New("bad usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "flts-cluster: %v\n\n%s", err, usage)
 		return 2
-	}
-	root, err := repoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	default:
+		fmt.Fprintf(stderr, "flts-cluster: %v\n", err)
 		return 1
 	}
+}
+
+func envBool(name string) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s=%q is not a boolean", errUsage, name, v)
+	}
+	return b, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: missing command", errUsage)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", envOr("CLUSTER_NAME", cluster.DefaultName), "kind cluster name (env CLUSTER_NAME)")
+	var (
+		version, nodeImage, config, kubeconfig *string
+		reuse, baseOnly                        *bool
+	)
+	switch cmd {
+	case "up", "node-image":
+		version = fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
+	}
+	switch cmd {
+	case "up":
+		defReuse, err := envBool("E2E_REUSE_CLUSTER")
+		if err != nil {
+			return err
+		}
+		nodeImage = fs.String("node-image", os.Getenv("KIND_NODE_IMAGE"), "use this node image instead of building one (env KIND_NODE_IMAGE)")
+		reuse = fs.Bool("reuse", defReuse, "keep an existing healthy cluster (env E2E_REUSE_CLUSTER)")
+		config = fs.String("config", "", "kind config (default fixtures/kind/cluster.yaml)")
+		kubeconfig = fs.String("kubeconfig", "", "kubeconfig output (default _cache/flts-cluster/kubeconfig)")
+	case "node-image":
+		baseOnly = fs.Bool("base-only", false, "build only the Debian base image")
+	case "down", "engine", "guard", "load":
+	default:
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+	if err := fs.Parse(rest); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if cmd != "load" && fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if version != nil && (nodeImage == nil || *nodeImage == "") {
+		if _, err := nodeimage.ValidateK8sVersion(*version); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	root, err := cluster.FindRepoRoot()
+	if err != nil {
+		return err
+	}
 	state := filepath.Join(root, "_cache", "flts-cluster")
-	switch args[0] {
+
+	switch cmd {
+	case "up":
+		c, err := cluster.Up(ctx, cluster.Options{Name: *name, K8sVersion: *version, NodeImage: *nodeImage, Reuse: *reuse,
+			ConfigPath: *config, KubeconfigPath: *kubeconfig, StateDir: state, RepoRoot: root, Logger: log})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "cluster %s ready; export KUBECONFIG=%s\n", c.Name, c.Kubeconfig())
+	case "down":
+		if err := cluster.Down(ctx, *name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "cluster %s deleted\n", *name)
+	case "node-image":
+		opts := nodeimage.Options{K8sVersion: *version, RepoRoot: root, Logger: log}
+		var ref string
+		if *baseOnly {
+			ref, err = nodeimage.BuildBase(ctx, opts)
+		} else {
+			ref, err = nodeimage.Build(ctx, opts)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, ref)
 	case "engine":
 		e, err := engine.Ensure(ctx, engine.Options{StateDir: state, RepoRoot: root, Logger: log})
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return err
 		}
-		fmt.Printf("engine ready started=%v pid=%d wrapper=%v\n", e.Started, e.PID, e.WrapperInstalled)
-		return 0
-	}
-	return 2
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/flts/flts-e2e\n") {
-			return dir, nil
+		fmt.Fprintf(stdout, "engine ready started-by-flts=%v pid=%d wrapper=%v\n", e.Started, e.PID, e.WrapperInstalled)
+	case "guard":
+		g := netguard.New(log)
+		subnet, err := g.EnsureNetwork(ctx, netguard.DefaultSubnet)
+		if err != nil {
+			return err
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("failed to find the flts-e2e module root above the working directory")
+		if err := g.Ensure(ctx, subnet); err != nil {
+			return err
 		}
-		dir = parent
+		fmt.Fprintf(stdout, "kind network %s guarded\n", subnet)
+	case "load":
+		if fs.NArg() == 0 {
+			return fmt.Errorf("%w: load needs at least one image", errUsage)
+		}
+		c, err := cluster.Attach(*name, cluster.Options{StateDir: state, RepoRoot: root, Logger: log})
+		if err != nil {
+			return err
+		}
+		if err := c.LoadImages(ctx, fs.Args()...); err != nil {
+			return err
+		}
 	}
+	return nil
 }

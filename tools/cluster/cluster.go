@@ -1,0 +1,340 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+
+	"github.com/flts/flts-e2e/tools/engine"
+	"github.com/flts/flts-e2e/tools/imagebuild"
+	"github.com/flts/flts-e2e/tools/netguard"
+	"github.com/flts/flts-e2e/tools/nodeimage"
+)
+
+const (
+	// DefaultName is the cluster name used when Options.Name is empty.
+	DefaultName = "flts-e2e"
+	// DefaultConfigPath is the kind config, relative to the repository root.
+	DefaultConfigPath = "fixtures/kind/cluster.yaml"
+	// MetricsServerManifest holds the metrics-server objects, relative to the root.
+	MetricsServerManifest = "fixtures/metrics-server/components.yaml"
+	// MetricsServerImage is the image the manifest names.
+	MetricsServerImage = "flts.local/metrics-server:v0.8.0"
+)
+
+// Options configures Up.
+type Options struct {
+	// Name of the kind cluster (default DefaultName).
+	Name string
+	// K8sVersion of the node image to build (default nodeimage.DefaultK8sVersion).
+	K8sVersion string
+	// NodeImage, when set, is used as is instead of building one
+	// (the CLI reads it from KIND_NODE_IMAGE).
+	NodeImage string
+	// Reuse keeps an existing healthy cluster of the same name instead of
+	// recreating it.
+	Reuse bool
+	// ConfigPath is the kind config (default <RepoRoot>/fixtures/kind/cluster.yaml).
+	ConfigPath string
+	// KubeconfigPath receives the cluster's kubeconfig (default <StateDir>/kubeconfig).
+	KubeconfigPath string
+	// StateDir holds the engine state and kubeconfig (default <RepoRoot>/_cache/flts-cluster).
+	StateDir string
+	// RepoRoot is the module root (default: found above the working directory).
+	RepoRoot string
+	// Logger receives progress; nil is silent.
+	Logger *slog.Logger
+}
+
+// Cluster is a running kind cluster.
+type Cluster struct {
+	Name       string
+	NodeImage  string
+	Engine     *engine.Engine
+	Subnet     string
+	kubeconfig string
+	provider   *kindcluster.Provider
+	log        *slog.Logger
+	repoRoot   string
+}
+
+// Kubeconfig returns the path of the cluster's kubeconfig file.
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// RESTConfig returns a client configuration for the cluster.
+func (c *Cluster) RESTConfig() (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("failed to load kubeconfig %s: %w", c.kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+func (o *Options) defaults() error {
+	if o.RepoRoot == "" {
+		root, err := FindRepoRoot()
+		if err != nil {
+			return err
+		}
+		o.RepoRoot = root
+	}
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	if o.ConfigPath == "" {
+		o.ConfigPath = filepath.Join(o.RepoRoot, DefaultConfigPath)
+	}
+	if o.StateDir == "" {
+		o.StateDir = filepath.Join(o.RepoRoot, "_cache", "flts-cluster")
+	}
+	if o.KubeconfigPath == "" {
+		o.KubeconfigPath = filepath.Join(o.StateDir, "kubeconfig")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// stage logs a stage start and returns a func logging its end.
+func stage(log *slog.Logger, name string) func() {
+	start := time.Now()
+	log.Info("stage " + name + " ...")
+	return func() { log.Info("stage "+name+" done", "elapsed", time.Since(start).Round(100*time.Millisecond)) }
+}
+
+// Up brings the cluster up and waits until it is usable.
+func Up(ctx context.Context, opts Options) (*Cluster, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	total := time.Now()
+	log := opts.Logger
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckConfig(cfg); err != nil {
+		return nil, err
+	}
+	if opts.NodeImage == "" {
+		if _, err := nodeimage.ValidateK8sVersion(opts.K8sVersion); err != nil {
+			return nil, err
+		}
+	}
+
+	done := stage(log, "engine")
+	eng, err := engine.Ensure(ctx, engine.Options{StateDir: opts.StateDir, RepoRoot: opts.RepoRoot, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	done()
+
+	done = stage(log, "network guard")
+	guard := netguard.New(log)
+	subnet, err := guard.EnsureNetwork(ctx, netguard.DefaultSubnet)
+	if err != nil {
+		return nil, err
+	}
+	if err := guard.Ensure(ctx, subnet); err != nil {
+		return nil, err
+	}
+	done()
+
+	image := opts.NodeImage
+	if image == "" {
+		done = stage(log, "node image")
+		image, err = nodeimage.Build(ctx, nodeimage.Options{K8sVersion: opts.K8sVersion, RepoRoot: opts.RepoRoot, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		done()
+	}
+
+	done = stage(log, "metrics-server image")
+	msBuilder, err := imagebuild.New(imagebuild.Options{RepoRoot: opts.RepoRoot, Tag: "v0.8.0", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	msRef, err := msBuilder.Build(ctx, "metrics-server")
+	if err != nil {
+		return nil, fmt.Errorf("failed to build the metrics-server image: %w", err)
+	}
+	if msRef != MetricsServerImage {
+		return nil, fmt.Errorf("metrics-server image is %s, the manifest names %s", msRef, MetricsServerImage)
+	}
+	done()
+
+	c := &Cluster{Name: opts.Name, NodeImage: image, Engine: eng, Subnet: subnet, kubeconfig: opts.KubeconfigPath,
+		provider: newProvider(log), log: log, repoRoot: opts.RepoRoot}
+	if err := os.MkdirAll(filepath.Dir(opts.KubeconfigPath), 0o755); err != nil {
+		return nil, fmt.Errorf("failed to create kubeconfig dir: %w", err)
+	}
+
+	reused := false
+	existing, err := c.provider.List()
+	if err != nil {
+		return nil, fmt.Errorf("failed to list kind clusters: %w", err)
+	}
+	if slices.Contains(existing, opts.Name) {
+		if opts.Reuse {
+			if err := c.provider.ExportKubeConfig(opts.Name, opts.KubeconfigPath, false); err == nil && c.healthy(ctx) {
+				log.Info("reusing healthy cluster", "name", opts.Name)
+				reused = true
+			}
+		}
+		if !reused {
+			done = stage(log, "delete leftover cluster "+opts.Name)
+			if err := c.provider.Delete(opts.Name, opts.KubeconfigPath); err != nil {
+				return nil, fmt.Errorf("failed to delete leftover cluster %s: %w", opts.Name, err)
+			}
+			done()
+		}
+	}
+	if !reused {
+		if err := CheckPortsFree(HostPorts(cfg)); err != nil {
+			return nil, err
+		}
+		done = stage(log, "kind create cluster")
+		err := c.provider.Create(opts.Name,
+			kindcluster.CreateWithConfigFile(opts.ConfigPath),
+			kindcluster.CreateWithNodeImage(image),
+			kindcluster.CreateWithKubeconfigPath(opts.KubeconfigPath),
+			kindcluster.CreateWithDisplayUsage(false),
+			kindcluster.CreateWithDisplaySalutation(false))
+		if err != nil {
+			return nil, fmt.Errorf("failed to create kind cluster %s with image %s: %w", opts.Name, image, err)
+		}
+		done()
+	}
+
+	done = stage(log, "load metrics-server image")
+	if err := c.LoadImages(ctx, MetricsServerImage); err != nil {
+		return nil, err
+	}
+	done()
+	if err := c.deployMetricsServer(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.waitUsable(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("cluster ready", "name", opts.Name, "kubeconfig", opts.KubeconfigPath, "elapsed", time.Since(total).Round(100*time.Millisecond))
+	return c, nil
+}
+
+func newProvider(log *slog.Logger) *kindcluster.Provider {
+	return kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(kindLogger{log: log}))
+}
+
+// clientset returns a typed client for the cluster.
+func (c *Cluster) clientset() (*kubernetes.Clientset, error) {
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create client: %w", err)
+	}
+	return cs, nil
+}
+
+// Down deletes the named kind cluster (DefaultName when empty). A missing
+// cluster is not an error.
+func Down(ctx context.Context, name string) error {
+	if name == "" {
+		name = DefaultName
+	}
+	p := newProvider(slog.New(slog.DiscardHandler))
+	existing, err := p.List()
+	if err != nil {
+		return fmt.Errorf("failed to list kind clusters: %w", err)
+	}
+	if !slices.Contains(existing, name) {
+		return nil
+	}
+	kubeconfig := ""
+	if root, err := FindRepoRoot(); err == nil {
+		kubeconfig = filepath.Join(root, "_cache", "flts-cluster", "kubeconfig")
+	}
+	if err := p.Delete(name, kubeconfig); err != nil {
+		return fmt.Errorf("failed to delete kind cluster %s: %w", name, err)
+	}
+	return nil
+}
+
+// Delete deletes this cluster.
+func (c *Cluster) Delete(ctx context.Context) error {
+	if err := c.provider.Delete(c.Name, c.kubeconfig); err != nil {
+		return fmt.Errorf("failed to delete kind cluster %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// ExportLogs writes the nodes' logs (kind's collection: journal, containerd,
+// kubelet, pod logs, docker inspect) under dir.
+func (c *Cluster) ExportLogs(ctx context.Context, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("failed to create log dir %s: %w", dir, err)
+	}
+	if err := c.provider.CollectLogs(c.Name, dir); err != nil {
+		return fmt.Errorf("failed to export logs of cluster %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// FindRepoRoot walks up from the working directory to the flts-e2e module root.
+func FindRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("failed to get working directory: %w", err)
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && modulePath(data) == "github.com/flts/flts-e2e" {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("failed to find the github.com/flts/flts-e2e module root above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Attach returns the existing cluster name (DefaultName when empty) without
+// changing it, writing its kubeconfig to opts.KubeconfigPath.
+func Attach(name string, opts Options) (*Cluster, error) {
+	if name != "" {
+		opts.Name = name
+	}
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	p := newProvider(opts.Logger)
+	existing, err := p.List()
+	if err != nil {
+		return nil, fmt.Errorf("failed to list kind clusters: %w", err)
+	}
+	if !slices.Contains(existing, opts.Name) {
+		return nil, fmt.Errorf("kind cluster %s does not exist (run flts-cluster up)", opts.Name)
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.KubeconfigPath), 0o755); err != nil {
+		return nil, fmt.Errorf("failed to create kubeconfig dir: %w", err)
+	}
+	if err := p.ExportKubeConfig(opts.Name, opts.KubeconfigPath, false); err != nil {
+		return nil, fmt.Errorf("failed to export kubeconfig of %s: %w", opts.Name, err)
+	}
+	return &Cluster{Name: opts.Name, kubeconfig: opts.KubeconfigPath, provider: p, log: opts.Logger, repoRoot: opts.RepoRoot}, nil
+}

@@ -1,0 +1,206 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// Timeouts of the readiness stages; generous for a 2-core machine.
+const (
+	nodeReadyTimeout  = 3 * time.Minute
+	corednsTimeout    = 3 * time.Minute
+	metricsAPITimeout = 4 * time.Minute
+	pollInterval      = 2 * time.Second
+	metricsAPIService = "v1beta1.metrics.k8s.io"
+)
+
+// poll calls check until it reports done, fails hard, or timeout passes.
+// The last soft reason is part of the timeout error.
+func poll(ctx context.Context, timeout time.Duration, what string, check func(context.Context) (done bool, reason string, err error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := "not checked yet"
+	for {
+		done, reason, err := check(ctx)
+		if err != nil {
+			return fmt.Errorf("failed to wait for %s: %w", what, err)
+		}
+		if done {
+			return nil
+		}
+		last = reason
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("failed to wait for %s within %s: %s", what, timeout, last)
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func (c *Cluster) healthy(ctx context.Context) bool {
+	cs, err := c.clientset()
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		return false
+	}
+	for _, n := range nodes.Items {
+		if !nodeReady(&n) {
+			return false
+		}
+	}
+	return true
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitUsable waits, stage by stage, for what the e2e suite needs.
+func (c *Cluster) waitUsable(ctx context.Context) error {
+	cs, err := c.clientset()
+	if err != nil {
+		return err
+	}
+	done := stage(c.log, "node Ready")
+	err = poll(ctx, nodeReadyTimeout, "node Ready", func(ctx context.Context) (bool, string, error) {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if len(nodes.Items) == 0 {
+			return false, "no nodes registered", nil
+		}
+		for _, n := range nodes.Items {
+			if !nodeReady(&n) {
+				return false, "node " + n.Name + " not Ready", nil
+			}
+		}
+		return true, "", nil
+	})
+	if err != nil {
+		return err
+	}
+	done()
+
+	done = stage(c.log, "CoreDNS Ready")
+	err = poll(ctx, corednsTimeout, "CoreDNS Ready", func(ctx context.Context) (bool, string, error) {
+		d, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		if d.Status.ReadyReplicas < want {
+			return false, fmt.Sprintf("coredns %d/%d ready", d.Status.ReadyReplicas, want), nil
+		}
+		return true, "", nil
+	})
+	if err != nil {
+		return err
+	}
+	done()
+
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("failed to create dynamic client: %w", err)
+	}
+	apiServices := schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+	done = stage(c.log, "metrics API Available")
+	err = poll(ctx, metricsAPITimeout, "APIService "+metricsAPIService+" Available", func(ctx context.Context) (bool, string, error) {
+		u, err := dyn.Resource(apiServices).Get(ctx, metricsAPIService, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		conds, _, _ := unstructuredSlice(u.Object, "status", "conditions")
+		for _, cnd := range conds {
+			m, _ := cnd.(map[string]any)
+			if m["type"] == "Available" {
+				if m["status"] == "True" {
+					return true, "", nil
+				}
+				return false, fmt.Sprintf("Available=%v: %v %v", m["status"], m["reason"], m["message"]), nil
+			}
+		}
+		return false, "no Available condition yet", nil
+	})
+	if err != nil {
+		return err
+	}
+	done()
+
+	done = stage(c.log, "node metrics")
+	err = poll(ctx, metricsAPITimeout, "node metrics", func(ctx context.Context) (bool, string, error) {
+		raw, err := cs.RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes").DoRaw(ctx)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		n, err := countNodeMetrics(raw)
+		if err != nil {
+			return false, "", err
+		}
+		if n == 0 {
+			return false, "metrics API lists no node with CPU usage yet", nil
+		}
+		return true, "", nil
+	})
+	if err != nil {
+		return err
+	}
+	done()
+	return nil
+}
+
+// countNodeMetrics counts NodeMetrics items carrying a CPU usage figure.
+func countNodeMetrics(raw []byte) (int, error) {
+	var list struct {
+		Items []struct {
+			Usage map[string]string `json:"usage"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return 0, fmt.Errorf("failed to decode node metrics: %w", err)
+	}
+	n := 0
+	for _, it := range list.Items {
+		if it.Usage["cpu"] != "" {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func unstructuredSlice(obj map[string]any, fields ...string) ([]any, bool, error) {
+	var cur any = obj
+	for _, f := range fields {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false, nil
+		}
+		cur = m[f]
+	}
+	s, ok := cur.([]any)
+	return s, ok, nil
+}

@@ -1,0 +1,260 @@
+package nodeimage
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flts/flts-e2e/tools/execx"
+)
+
+// BaseSuite is the Debian release of the base: kind v0.30 expects bookworm.
+const BaseSuite = "bookworm"
+
+// BasePackages are installed into the base root file system. jq is needed
+// by kind's createContainer hook (mount-product-files.sh): without it every
+// pod sandbox fails with "can't get final child's PID from pipe: EOF".
+var BasePackages = []string{
+	"systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "ethtool",
+	"util-linux", "mount", "kmod", "socat", "conntrack", "ebtables", "ca-certificates",
+	"procps", "libseccomp2", "containerd", "runc", "containernetworking-plugins",
+	"bash", "jq", "pigz",
+}
+
+// baseSetupScript runs inside the base root file system (chroot) and does
+// what kind's base Dockerfile does after installing packages.
+const baseSetupScript = `set -eu
+chmod 755 /kind/bin
+ln -sf /usr/bin/containerd /usr/local/bin/containerd
+ln -sf /usr/bin/ctr /usr/local/bin/ctr
+ln -sf /usr/bin/containerd-shim-runc-v2 /usr/local/bin/containerd-shim-runc-v2
+ln -sf /usr/sbin/runc /usr/local/sbin/runc
+mkdir -p /opt/cni/bin /etc/cni/net.d /etc/kubernetes/manifests
+for p in /usr/lib/cni/*; do ln -sf "$p" /opt/cni/bin/; done
+rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \
+  /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \
+  /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*
+echo "ReadKMsg=no" >> /etc/systemd/journald.conf
+ln -sf "$(command -v systemd || echo /lib/systemd/systemd)" /sbin/init
+systemctl enable kubelet.service containerd.service undo-mount-hacks.service
+systemctl mask systemd-binfmt.service
+# Without CAP_SYS_RESOURCE static pods (oom_score_adj -997/-998) fail with
+# "failed to update /proc/self/oom_score_adj: Permission denied".
+sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml
+grep -q 'restrict_oom_score_adj = true' /etc/containerd/config.toml
+ctr oci spec \
+  | jq '.hooks.createContainer[.hooks.createContainer | length] |= . + {"path": "/kind/bin/mount-product-files.sh"}' \
+  | jq 'del(.process.rlimits)' > /etc/containerd/cri-base.json
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/log/*.log /tmp/* /var/cache/debconf/*-old
+`
+
+// kindBaseFiles returns the images/base/files directory of the kind module
+// the repository's go.mod pins, and that module's version.
+func kindBaseFiles(ctx context.Context, repoRoot string) (dir, version string, err error) {
+	cmd := execx.Command("go", "list", "-m", "-f", "{{.Dir}} {{.Version}}", "sigs.k8s.io/kind")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("failed to locate the kind module: %w", err)
+	}
+	fields := strings.Fields(out)
+	if len(fields) != 2 || fields[0] == "" {
+		// An empty Dir means the module is not downloaded yet.
+		dl := execx.Command("go", "mod", "download", "sigs.k8s.io/kind")
+		dl.Dir = repoRoot
+		if err := dl.Run(ctx); err != nil {
+			return "", "", fmt.Errorf("failed to download the kind module: %w", err)
+		}
+		return kindBaseFiles(ctx, repoRoot)
+	}
+	return filepath.Join(fields[0], "images", "base", "files"), fields[1], nil
+}
+
+// baseKey is the content key of the base image.
+func (b *builder) baseKey() (string, error) {
+	k := newKey()
+	k.add("suite", BaseSuite)
+	k.add("packages", strings.Join(BasePackages, ","))
+	k.add("setup", baseSetupScript)
+	k.add("kind", b.kindVersion)
+	k.add("mirror", b.mirror)
+	if err := k.addFiles("kindfiles", b.kindFiles, nil); err != nil {
+		return "", err
+	}
+	src, err := os.ReadFile(filepath.Join(b.opts.RepoRoot, "tools", "nodeimage", "base.go"))
+	if err != nil {
+		return "", fmt.Errorf("failed to read builder source: %w", err)
+	}
+	k.add("base.go", string(src))
+	return k.sum(), nil
+}
+
+// ensureBase returns the base image reference, building it if needed.
+func (b *builder) ensureBase(ctx context.Context) (string, error) {
+	key, err := b.baseKey()
+	if err != nil {
+		return "", err
+	}
+	ref := "flts.local/kind-base:" + key
+	if b.imageKey(ctx, ref) == key {
+		b.log.Info("base image cached", "ref", ref)
+		return ref, nil
+	}
+	step := b.step("base: debootstrap " + BaseSuite)
+	if err := ensureDebootstrap(ctx); err != nil {
+		return "", err
+	}
+	rootfs := filepath.Join(b.opts.CacheDir, "rootfs-"+key)
+	if err := os.RemoveAll(rootfs); err != nil {
+		return "", fmt.Errorf("failed to clean %s: %w", rootfs, err)
+	}
+	defer os.RemoveAll(rootfs)
+	deb := execx.Command("debootstrap", "--variant=minbase", "--include="+strings.Join(BasePackages, ","), BaseSuite, rootfs, b.mirror)
+	if err := deb.Run(ctx); err != nil {
+		return "", fmt.Errorf("failed to debootstrap the base: %w", err)
+	}
+	step.done()
+	step = b.step("base: kind files and setup")
+	if err := copyKindFiles(b.kindFiles, rootfs); err != nil {
+		return "", err
+	}
+	setup := execx.Command("chroot", rootfs, "/bin/sh", "-c", baseSetupScript)
+	if err := setup.Run(ctx); err != nil {
+		return "", fmt.Errorf("failed to set up the base root file system: %w", err)
+	}
+	step.done()
+	step = b.step("base: docker import")
+	tmpRef := ref + "-import"
+	imp := execx.Command("docker", "import",
+		"--change", "ENV container=docker",
+		"--change", `ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]`,
+		"-", tmpRef)
+	if err := pipeCommands(ctx, []string{"tar", "--numeric-owner", "-C", rootfs, "-c", "."}, imp); err != nil {
+		return "", fmt.Errorf("failed to import the base image: %w", err)
+	}
+	if err := b.finishImage(ctx, tmpRef, ref, key); err != nil {
+		return "", err
+	}
+	step.done()
+	return ref, nil
+}
+
+// copyKindFiles lays kind's base files into rootfs with the modes kind's
+// Dockerfile gives them: executables under usr/local/bin and kind/bin.
+func copyKindFiles(src, rootfs string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(rootfs, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(rel, "usr/local/bin/") || strings.HasPrefix(rel, "kind/bin/") {
+			mode = 0o755
+		}
+		return copyFile(path, dst, mode)
+	})
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("failed to open %s: %w", src, err)
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("failed to create %s: %w", filepath.Dir(dst), err)
+	}
+	_ = os.Remove(dst)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return fmt.Errorf("failed to create %s: %w", dst, err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("failed to copy %s: %w", src, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("failed to write %s: %w", dst, err)
+	}
+	return os.Chmod(dst, mode)
+}
+
+func ensureDebootstrap(ctx context.Context) error {
+	if _, err := exec.LookPath("debootstrap"); err == nil {
+		return nil
+	}
+	if err := execx.Command("apt-get", "update").Run(ctx); err != nil {
+		return fmt.Errorf("failed to update apt indexes: %w", err)
+	}
+	cmd := execx.Command("apt-get", "install", "-y", "debootstrap")
+	cmd.Env = []string{"DEBIAN_FRONTEND=noninteractive"}
+	if err := cmd.Run(ctx); err != nil {
+		return fmt.Errorf("failed to install debootstrap: %w", err)
+	}
+	return nil
+}
+
+// DebianMirror returns the first Debian mirror the host's apt sources name
+// (the machines' sources already point at a reachable mirror).
+func DebianMirror() string {
+	for _, f := range []string{"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"} {
+		if m := mirrorFrom(f); m != "" {
+			return m
+		}
+	}
+	return "http://deb.debian.org/debian"
+}
+
+func mirrorFrom(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if v, ok := strings.CutPrefix(line, "URIs:"); ok {
+			for _, u := range strings.Fields(v) {
+				if !strings.Contains(u, "security") {
+					return u
+				}
+			}
+		}
+		if fields := strings.Fields(line); len(fields) >= 3 && fields[0] == "deb" && !strings.Contains(fields[1], "security") {
+			return fields[1]
+		}
+	}
+	return ""
+}
+
+// stepTimer logs the start and end of a long step with its elapsed time.
+type stepTimer struct {
+	b     *builder
+	name  string
+	start time.Time
+}
+
+func (b *builder) step(name string) *stepTimer {
+	b.log.Info(name + " ...")
+	return &stepTimer{b: b, name: name, start: time.Now()}
+}
+
+func (s *stepTimer) done() {
+	s.b.log.Info(s.name+" done", "elapsed", time.Since(s.start).Round(100*time.Millisecond))
+}

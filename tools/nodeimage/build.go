@@ -1,0 +1,158 @@
+package nodeimage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flts/flts-e2e/tools/execx"
+)
+
+// ImageRepo is the repository of the node images this package builds.
+const ImageRepo = "flts.local/kind-node"
+
+// Options configures Build.
+type Options struct {
+	// K8sVersion is one of SupportedK8sVersions (default DefaultK8sVersion).
+	K8sVersion string
+	// CacheDir holds generated modules, binaries and build contexts
+	// (default <RepoRoot>/_cache/nodeimage).
+	CacheDir string
+	// RepoRoot is the module root (kind module lookup, pause source).
+	RepoRoot string
+	// Logger receives progress; nil is silent.
+	Logger *slog.Logger
+}
+
+type builder struct {
+	opts        Options
+	log         *slog.Logger
+	kindFiles   string
+	kindVersion string
+	mirror      string
+}
+
+// Ref is the node image reference for a Kubernetes version.
+func Ref(version string) string { return ImageRepo + ":" + version }
+
+// BuildBase builds (or finds cached) only the Debian base image.
+func BuildBase(ctx context.Context, opts Options) (string, error) {
+	b, err := newBuilder(ctx, &opts)
+	if err != nil {
+		return "", err
+	}
+	return b.ensureBase(ctx)
+}
+
+func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
+	var err error
+	if opts.RepoRoot == "" {
+		return nil, errors.New("nodeimage: RepoRoot is required")
+	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = filepath.Join(opts.RepoRoot, "_cache", "nodeimage")
+	}
+	if opts.CacheDir, err = filepath.Abs(opts.CacheDir); err != nil {
+		return nil, fmt.Errorf("failed to resolve cache dir: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("failed to create cache dir: %w", err)
+	}
+	b := &builder{opts: *opts, log: opts.Logger, mirror: DebianMirror()}
+	if b.kindFiles, b.kindVersion, err = kindBaseFiles(ctx, opts.RepoRoot); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Build returns a node image for opts.K8sVersion, building whatever is not
+// cached yet.
+func Build(ctx context.Context, opts Options) (string, error) {
+	version, err := ValidateK8sVersion(opts.K8sVersion)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	b, err := newBuilder(ctx, &opts)
+	if err != nil {
+		return "", err
+	}
+	baseKey, err := b.baseKey()
+	if err != nil {
+		return "", err
+	}
+	key, err := b.nodeKey(version, baseKey)
+	if err != nil {
+		return "", err
+	}
+	ref := Ref(version)
+	if b.imageKey(ctx, ref) == key {
+		b.log.Info("node image cached", "ref", ref, "key", key, "elapsed", time.Since(start).Round(time.Millisecond))
+		return ref, nil
+	}
+	b.log.Info("building node image", "ref", ref, "key", key)
+	baseRef, err := b.ensureBase(ctx)
+	if err != nil {
+		return "", err
+	}
+	k8sBin, err := b.buildKubernetes(ctx, version)
+	if err != nil {
+		return "", err
+	}
+	listCmd := execx.Command(filepath.Join(k8sBin, "kubeadm"), "config", "images", "list", "--kubernetes-version", version)
+	out, err := listCmd.Output(ctx)
+	if err != nil {
+		return "", fmt.Errorf("failed to list kubeadm images: %w", err)
+	}
+	imgs, err := ParseKubeadmImages(out)
+	if err != nil {
+		return "", err
+	}
+	b.log.Info("kubeadm images", "images", strings.Join(imgs.All(), " "))
+	if err := b.buildComponentImages(ctx, version, k8sBin, baseRef, key, imgs); err != nil {
+		return "", err
+	}
+	if err := b.assemble(ctx, ref, key, version, baseRef, k8sBin, append(imgs.All(), SandboxImage)); err != nil {
+		return "", err
+	}
+	b.log.Info("node image built", "ref", ref, "elapsed", time.Since(start).Round(time.Second))
+	return ref, nil
+}
+
+// nodeKey covers every input of the node image: the base key, the
+// Kubernetes version, the builder's own sources and the pause program.
+func (b *builder) nodeKey(version, baseKey string) (string, error) {
+	k := newKey()
+	k.add("base", baseKey)
+	k.add("k8s", version)
+	k.add("cni", CNIConflist)
+	if err := k.addFiles("nodeimage", filepath.Join(b.opts.RepoRoot, "tools", "nodeimage"), sourceFile); err != nil {
+		return "", fmt.Errorf("failed to hash builder sources: %w", err)
+	}
+	if err := k.addFiles("pause", filepath.Join(b.opts.RepoRoot, "images", "pause"), nil); err != nil {
+		return "", fmt.Errorf("failed to hash pause sources: %w", err)
+	}
+	return k.sum(), nil
+}
+
+// imageKey returns the cache-key label of an image, "" when absent.
+func (b *builder) imageKey(ctx context.Context, ref string) string {
+	out, err := execx.Command("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref).Output(ctx)
+	if err != nil {
+		return ""
+	}
+	var labels map[string]string
+	if json.Unmarshal([]byte(out), &labels) != nil {
+		return ""
+	}
+	return labels[CacheKeyLabel]
+}

@@ -1,0 +1,247 @@
+package nodeimage
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateK8sVersion(t *testing.T) {
+	for in, want := range map[string]string{"": DefaultK8sVersion, "v1.33.13": "v1.33.13", "1.32.13": "v1.32.13"} {
+		got, err := ValidateK8sVersion(in)
+		if err != nil || got != want {
+			t.Errorf("ValidateK8sVersion(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	_, err := ValidateK8sVersion("v1.35.0")
+	if err == nil {
+		t.Fatal("want error for unsupported version")
+	}
+	for _, v := range SupportedK8sVersions {
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("error %q does not list %s", err, v)
+		}
+	}
+}
+
+const kubernetesGoMod = `module k8s.io/kubernetes
+
+go 1.24.0
+
+require (
+	k8s.io/api v0.0.0
+	github.com/spf13/cobra v1.9.1
+)
+
+replace (
+	k8s.io/api => ./staging/src/k8s.io/api
+	k8s.io/client-go => ./staging/src/k8s.io/client-go
+	github.com/some/fork => github.com/other/fork v1.0.0
+)
+
+replace k8s.io/kubelet => ./staging/src/k8s.io/kubelet
+`
+
+func TestKubernetesWrapperGoMod(t *testing.T) {
+	got, err := KubernetesWrapperGoMod("v1.34.4", kubernetesGoMod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"module flts.local/k8sbuild", "go 1.24.0", "require k8s.io/kubernetes v1.34.4",
+		"k8s.io/api => k8s.io/api v0.34.4", "k8s.io/client-go => k8s.io/client-go v0.34.4", "k8s.io/kubelet => k8s.io/kubelet v0.34.4",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("wrapper go.mod lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "fork") {
+		t.Errorf("non-staging replace leaked into the wrapper:\n%s", got)
+	}
+	if _, err := KubernetesWrapperGoMod("v1.34.4", "module x\n"); err == nil {
+		t.Error("want error when no staging replaces exist")
+	}
+}
+
+func TestVersionLDFlags(t *testing.T) {
+	ld, err := VersionLDFlags("v1.33.13", "2026-01-01T00:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"-X k8s.io/component-base/version.gitVersion=v1.33.13", "-X k8s.io/component-base/version.gitMinor=33",
+		"-X k8s.io/client-go/pkg/version.gitVersion=v1.33.13", "gitTreeState=clean", "buildDate=2026-01-01T00:00:00Z",
+	} {
+		if !strings.Contains(ld, want) {
+			t.Errorf("ldflags lack %q: %s", want, ld)
+		}
+	}
+}
+
+func TestParseKubeadmImages(t *testing.T) {
+	out := `registry.k8s.io/kube-apiserver:v1.34.4
+registry.k8s.io/kube-controller-manager:v1.34.4
+registry.k8s.io/kube-scheduler:v1.34.4
+registry.k8s.io/kube-proxy:v1.34.4
+registry.k8s.io/coredns/coredns:v1.12.1
+registry.k8s.io/pause:3.10.1
+registry.k8s.io/etcd:3.6.5-0
+`
+	imgs, err := ParseKubeadmImages(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imgs.CoreDNS != "registry.k8s.io/coredns/coredns:v1.12.1" || imgs.Etcd != "registry.k8s.io/etcd:3.6.5-0" || imgs.Pause != "registry.k8s.io/pause:3.10.1" {
+		t.Errorf("got %+v", imgs)
+	}
+	if Tag(imgs.Etcd) != "3.6.5-0" || EtcdModuleVersion(Tag(imgs.Etcd)) != "v3.6.5" {
+		t.Errorf("etcd tag %q module %q", Tag(imgs.Etcd), EtcdModuleVersion(Tag(imgs.Etcd)))
+	}
+	if _, pkg := EtcdMainPackage("v3.6.5"); pkg != "go.etcd.io/etcd/server/v3/etcdmain" {
+		t.Errorf("etcdmain package %q", pkg)
+	}
+	if _, err := ParseKubeadmImages(strings.ReplaceAll(out, "registry.k8s.io/pause:3.10.1\n", "")); err == nil {
+		t.Error("want error when pause is missing")
+	}
+}
+
+func TestCNIConflistIsValidPtpChain(t *testing.T) {
+	var conf struct {
+		CNIVersion string `json:"cniVersion"`
+		Plugins    []struct {
+			Type   string `json:"type"`
+			IPMasq bool   `json:"ipMasq"`
+			IPAM   struct {
+				Type   string `json:"type"`
+				Ranges [][]struct {
+					Subnet string `json:"subnet"`
+				} `json:"ranges"`
+			} `json:"ipam"`
+			Capabilities map[string]bool `json:"capabilities"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal([]byte(CNIConflist), &conf); err != nil {
+		t.Fatal(err)
+	}
+	if len(conf.Plugins) != 2 || conf.Plugins[0].Type != "ptp" || conf.Plugins[1].Type != "portmap" {
+		t.Fatalf("plugins %+v", conf.Plugins)
+	}
+	p := conf.Plugins[0]
+	if !p.IPMasq || p.IPAM.Type != "host-local" || p.IPAM.Ranges[0][0].Subnet != "10.244.0.0/16" {
+		t.Errorf("ptp %+v", p)
+	}
+	if !conf.Plugins[1].Capabilities["portMappings"] {
+		t.Error("portmap lacks portMappings capability")
+	}
+}
+
+func TestBaseSetupPatchesContainerdAndCreatesHook(t *testing.T) {
+	for _, want := range []string{
+		"s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/",
+		"grep -q 'restrict_oom_score_adj = true'",
+		"/kind/bin/mount-product-files.sh",
+		"del(.process.rlimits)",
+		"systemctl mask systemd-binfmt.service",
+	} {
+		if !strings.Contains(baseSetupScript, want) {
+			t.Errorf("setup script lacks %q", want)
+		}
+	}
+	found := false
+	for _, p := range BasePackages {
+		found = found || p == "jq"
+	}
+	if !found {
+		t.Error("jq missing from base packages: kind's createContainer hook needs it")
+	}
+}
+
+func TestKindConfigTomlHasTheFlagThePatchFlips(t *testing.T) {
+	// The sed of the setup script must find its target in the kind version
+	// the repository's go.mod pins.
+	files, version, err := kindBaseFiles(t.Context(), filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(files, "etc", "containerd", "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "restrict_oom_score_adj = false") {
+		t.Errorf("kind %s config.toml lacks restrict_oom_score_adj = false", version)
+	}
+	if !strings.Contains(string(data), `sandbox_image = "`+SandboxImage+`"`) {
+		t.Errorf("kind %s config.toml does not name sandbox image %s", version, SandboxImage)
+	}
+}
+
+func TestCacheKeyCoversInputs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.go", "package a", 0o644)
+	write("a_test.go", "package a", 0o644)
+	key := func() string {
+		k := newKey()
+		k.add("k8s", "v1.34.4")
+		if err := k.addFiles("src", dir, sourceFile); err != nil {
+			t.Fatal(err)
+		}
+		return k.sum()
+	}
+	base := key()
+	if key() != base {
+		t.Fatal("key is not stable")
+	}
+	write("a_test.go", "package a // changed", 0o644)
+	if key() != base {
+		t.Error("test files must not change the key")
+	}
+	write("a.go", "package a // changed", 0o644)
+	changed := key()
+	if changed == base {
+		t.Error("source change did not change the key")
+	}
+	if err := os.Chmod(filepath.Join(dir, "a.go"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if key() == changed {
+		t.Error("mode change did not change the key")
+	}
+	k1, k2 := newKey(), newKey()
+	k1.add("a", "1")
+	k1.add("b", "2")
+	k2.add("b", "2")
+	k2.add("a", "1")
+	if k1.sum() != k2.sum() {
+		t.Error("key depends on insertion order")
+	}
+	k3 := newKey()
+	k3.add("a", "12")
+	k3.add("b", "")
+	if k3.sum() == k1.sum() {
+		t.Error("shifting bytes between parts must change the key")
+	}
+}
+
+func TestMirrorFrom(t *testing.T) {
+	dir := t.TempDir()
+	deb822 := filepath.Join(dir, "debian.sources")
+	os.WriteFile(deb822, []byte("Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://mirror.example/debian-security\n"), 0o644)
+	if got := mirrorFrom(deb822); got != "http://mirror.example/debian" {
+		t.Errorf("deb822: %q", got)
+	}
+	list := filepath.Join(dir, "sources.list")
+	os.WriteFile(list, []byte("# c\ndeb http://security.example/debian-security bookworm-security main\ndeb http://m.example/debian bookworm main\n"), 0o644)
+	if got := mirrorFrom(list); got != "http://m.example/debian" {
+		t.Errorf("one-line: %q", got)
+	}
+	if got := mirrorFrom(filepath.Join(dir, "missing")); got != "" {
+		t.Errorf("missing: %q", got)
+	}
+}
