@@ -40,9 +40,6 @@ type config struct {
 	maxBodyBytes int64
 }
 
-// errUsage marks configuration errors (exit code 2).
-var errUsage = errors.New("usage error")
-
 func main() {
 	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stderr))
 }
@@ -89,30 +86,30 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
 		}
-		return config{}, fmt.Errorf("%w: %v", errUsage, err)
+		return config{}, err
 	}
 	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
 	if cfg.s3Secure, err = strconv.ParseBool(secure); err != nil {
-		return config{}, fmt.Errorf("%w: --s3-secure %q is not a boolean", errUsage, secure)
+		return config{}, fmt.Errorf("--s3-secure %q is not a boolean", secure)
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return config{}, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
+		return config{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
 	if cfg.maxBodyBytes, err = strconv.ParseInt(maxBody, 10, 64); err != nil || cfg.maxBodyBytes <= 0 {
-		return config{}, fmt.Errorf("%w: --max-body-bytes %q must be a positive integer", errUsage, maxBody)
+		return config{}, fmt.Errorf("--max-body-bytes %q must be a positive integer", maxBody)
 	}
 	if cfg.listen == "" {
-		return config{}, fmt.Errorf("%w: --listen must not be empty", errUsage)
+		return config{}, errors.New("--listen must not be empty")
 	}
 	if cfg.storeDir == "" {
 		if strings.TrimSpace(cfg.s3Endpoint) == "" {
-			return config{}, fmt.Errorf("%w: --s3-endpoint must not be empty", errUsage)
+			return config{}, errors.New("--s3-endpoint must not be empty")
 		}
 		if cfg.s3AccessKey == "" || cfg.s3SecretKey == "" {
-			return config{}, fmt.Errorf("%w: --s3-access-key and --s3-secret-key (or FLTS_S3_ACCESS_KEY and FLTS_S3_SECRET_KEY) are required", errUsage)
+			return config{}, errors.New("--s3-access-key and --s3-secret-key (or FLTS_S3_ACCESS_KEY and FLTS_S3_SECRET_KEY) are required")
 		}
 	}
 	return cfg, nil

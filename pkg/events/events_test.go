@@ -348,3 +348,37 @@ func nextDLQ(t *testing.T, b *NATSBus, topic string) DeadLetter {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// BenchmarkPublishConsume measures publish (with JetStream ack) to handler
+// delivery through a durable consumer on the embedded server.
+func BenchmarkPublishConsume(b *testing.B) {
+	url, stop, err := StartEmbedded(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stop()
+	bus, err := Connect(context.Background(), url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bus.Close()
+	if err := bus.EnsureTopics(context.Background(), TopicTrainingData); err != nil {
+		b.Fatal(err)
+	}
+	got := make(chan struct{}, 1)
+	sub, err := bus.Start(context.Background(), TopicTrainingData, "bench", func(context.Context, Event) error {
+		got <- struct{}{}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Stop()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := bus.Publish(context.Background(), TopicTrainingData, Event{Operation: "bench", Status: StatusSuccess}); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+}

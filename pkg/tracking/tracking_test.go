@@ -24,7 +24,7 @@ type fixture struct {
 	store  *dirstore.Store
 }
 
-func newFixture(t *testing.T, opts ...ServerOption) *fixture {
+func newFixture(t testing.TB, opts ...ServerOption) *fixture {
 	t.Helper()
 	store, err := dirstore.New(t.TempDir(), nil)
 	if err != nil {
