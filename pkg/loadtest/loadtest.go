@@ -327,6 +327,9 @@ func waitForJob(ctx context.Context, in Input, log *slog.Logger) (bool, error) {
 				return false, nil
 			}
 		}
+		if err := stuckPod(ctx, in); err != nil {
+			return false, err
+		}
 		if now.Sub(lastLog) >= 10*time.Second {
 			lastLog = now
 			log.Info("waiting for load job", "active", job.Status.Active, "succeeded", job.Status.Succeeded,
@@ -342,6 +345,26 @@ func waitForJob(ctx context.Context, in Input, log *slog.Logger) (bool, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// stuckReasons are container states that never resolve by waiting: fail
+// the level at once instead of at the Job's deadline.
+var stuckReasons = map[string]bool{"ErrImageNeverPull": true, "ImagePullBackOff": true, "ErrImagePull": true,
+	"InvalidImageName": true, "CreateContainerConfigError": true, "CreateContainerError": true}
+
+func stuckPod(ctx context.Context, in Input) error {
+	pods, err := in.Client.CoreV1().Pods(in.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + in.Name})
+	if err != nil {
+		return nil // only a diagnosis; the Job status decides
+	}
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil && stuckReasons[w.Reason] {
+				return fmt.Errorf("load pod %s cannot start: %s: %s (is %s loaded into the cluster?)", p.Name, w.Reason, w.Message, in.Image)
+			}
+		}
+	}
+	return nil
 }
 
 func clientLogs(c kubernetes.Interface) logsFunc {

@@ -193,3 +193,27 @@ func TestInputValidation(t *testing.T) {
 		t.Errorf("workers capped to users: got %d, %v", in.Workers, err)
 	}
 }
+
+func TestRunFailsFastOnImageNeverPull(t *testing.T) {
+	cs := fake.NewClientset()
+	go func() {
+		for {
+			l, _ := cs.BatchV1().Jobs("flts").List(context.Background(), metav1.ListOptions{})
+			if len(l.Items) == 1 {
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: l.Items[0].Name + "-0-xyz", Namespace: "flts",
+					Labels: map[string]string{"batch.kubernetes.io/job-name": l.Items[0].Name}},
+					Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "loadgen",
+						State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImageNeverPull", Message: "image not present"}}}}}}
+				if _, err := cs.CoreV1().Pods("flts").Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	_, err := run(context.Background(), Input{Client: cs, Namespace: "flts", Users: 2, Duration: time.Hour, PollInterval: time.Millisecond}, nil)
+	if err == nil || !strings.Contains(err.Error(), "ErrImageNeverPull") || !strings.Contains(err.Error(), "-0-xyz") {
+		t.Fatalf("want an error naming the stuck pod and reason, got %v", err)
+	}
+}
