@@ -55,6 +55,9 @@ type Evaluator struct {
 	mu       sync.Mutex
 }
 
+// ReasonAlreadyPromoted is EvalResult.Reason when the winner is already current.
+const ReasonAlreadyPromoted = "already promoted"
+
 // EvalResult tells what Evaluate decided.
 type EvalResult struct {
 	Promoted  *Promotion // nil unless a new promotion was written
@@ -135,7 +138,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 	}
 	if hasPrev && prev.ConfigHash == ev.ConfigHash && prev.RunID == win.RunID {
 		log.Info("winner already promoted", "run_id", win.RunID)
-		res.Reason = "already promoted"
+		res.Reason = ReasonAlreadyPromoted
 		return res, nil
 	}
 	bucket, key, err := tracking.ArtifactLocation(runsOf[win.RunID], ModelArtifact)

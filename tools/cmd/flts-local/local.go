@@ -110,13 +110,15 @@ func setup(ctx context.Context, o options, out io.Writer, log *slog.Logger) (_ *
 	deps := pipeline.Deps{Store: l.store, Events: l.bus, Tracker: tracker, Logger: log}
 
 	// Eval consumes model-training through the bus, as in the cluster.
-	promoted := make(chan pipeline.Promotion, 1)
+	// It reports every decision: a re-run over an existing directory ends
+	// with "already promoted" rather than a new promotion.
+	decisions := make(chan pipeline.EvalResult, 16)
 	evaluator := &pipeline.Evaluator{Deps: deps}
 	evalSub, err := l.bus.Start(ctx, events.TopicModelTraining, "eval", func(ctx context.Context, ev events.Event) error {
 		res, err := evaluator.Evaluate(ctx, ev)
-		if err == nil && res.Promoted != nil {
+		if err == nil {
 			select {
-			case promoted <- *res.Promoted:
+			case decisions <- res:
 			default:
 			}
 		}
@@ -165,16 +167,8 @@ func setup(ctx context.Context, o options, out io.Writer, log *slog.Logger) (_ *
 	}
 
 	start = time.Now()
-	select {
-	case l.promotion = <-promoted:
-	case <-time.After(o.promotionTimeout):
-		// A re-run over an existing directory has nothing new to promote.
-		if l.promotion, err = pipeline.ReadPromotion(ctx, l.store); err != nil {
-			return nil, fmt.Errorf("no promotion within %s: %w", o.promotionTimeout, err)
-		}
-		fmt.Fprintln(out, "  (no new promotion: keeping the existing one)")
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := l.awaitPromotion(ctx, decisions, o.promotionTimeout); err != nil {
+		return nil, err
 	}
 	l.stage("eval and promotion", start)
 	l.printPromotion()
@@ -197,6 +191,33 @@ func setup(ctx context.Context, o options, out io.Writer, log *slog.Logger) (_ *
 	l.stage("load model into inference", start)
 	fmt.Fprintf(out, "flts-local: pipeline done in %.1fs; inference API on http://%s\n", time.Since(total).Seconds(), l.api.Addr())
 	return l, nil
+}
+
+// awaitPromotion waits for eval to promote or to confirm the existing promotion.
+func (l *local) awaitPromotion(ctx context.Context, decisions <-chan pipeline.EvalResult, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case res := <-decisions:
+			switch {
+			case res.Promoted != nil:
+				l.promotion = *res.Promoted
+				return nil
+			case res.Reason == pipeline.ReasonAlreadyPromoted:
+				p, err := pipeline.ReadPromotion(ctx, l.store)
+				if err != nil {
+					return err
+				}
+				l.promotion = p
+				fmt.Fprintln(l.out, "  (winner unchanged: keeping the existing promotion)")
+				return nil
+			}
+		case <-deadline:
+			return fmt.Errorf("no promotion within %s", timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (l *local) startTracking(ctx context.Context, log *slog.Logger) (string, error) {

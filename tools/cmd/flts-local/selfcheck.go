@@ -34,8 +34,8 @@ func selfCheck(ctx context.Context, l *local) ([]byte, error) {
 		return body, fmt.Errorf("/predict answered %d: %s", resp.StatusCode, body)
 	}
 	var r struct {
-		Status      string                   `json:"status"`
-		RunID       string                   `json:"run_id"`
+		Status      string           `json:"status"`
+		RunID       string           `json:"run_id"`
 		Predictions []map[string]any `json:"predictions"`
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))

@@ -1,0 +1,78 @@
+package inference
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/flts/flts-e2e/pkg/dataset"
+	"github.com/flts/flts-e2e/pkg/forecast"
+	"github.com/flts/flts-e2e/pkg/model"
+	"github.com/flts/flts-e2e/pkg/preprocess"
+)
+
+// gruPredictor trains a small real GRU (the chart's default size) to
+// benchmark the serving path with real model arithmetic.
+func gruPredictor(b *testing.B) Predictor {
+	b.Helper()
+	frame, err := dataset.Generate(dataset.GenerateConfig{Rows: 1500, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := preprocess.Run(frame, preprocess.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := forecast.Train(context.Background(), forecast.TrainInput{ModelType: model.TypeGRU, Data: data,
+		Params: map[string]string{"epochs": "1", "hidden": "32"}, Seed: 1, RunID: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := json.Marshal(res.Artifact)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := LoadForecast(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkPredictHTTP measures POST /predict {"inference_length":1} over
+// loopback HTTP with keep-alive, against a real GRU; it reports req/s.
+func BenchmarkPredictHTTP(b *testing.B) {
+	s := NewServer(Config{Pod: "bench", MaxQueue: 4096})
+	s.SetModel(gruPredictor(b))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, nil) }()
+	defer func() { cancel(); <-done }()
+	url := "http://" + ln.Addr().String() + "/predict"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(url, "application/json", strings.NewReader(`{"inference_length":1}`))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
