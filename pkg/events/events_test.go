@@ -307,6 +307,65 @@ func TestConnectRetriesUntilServerIsUp(t *testing.T) {
 	_ = r.b.Close()
 }
 
+func TestConsumerRecreatedAfterDeletion(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()), withPullExpiry(time.Second))
+	c := newCollector()
+	startSub(t, b, TopicModelTraining, "eval", c.handle)
+	publishN(t, b, TopicModelTraining, 0, 1)
+	c.wait(t, 1)
+	if err := b.js.DeleteConsumer(context.Background(), StreamName(TopicModelTraining), "eval"); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, b, TopicModelTraining, 1, 1)
+	// The re-created durable starts from the stream's beginning again
+	// (at-least-once), so run 0 comes a second time before run 1.
+	evs := c.wait(t, 2)
+	if got := fmt.Sprint(runIDs(evs)); got != "[0 0 1]" {
+		t.Fatalf("after consumer deletion got %s, want [0 0 1]", got)
+	}
+}
+
+func TestSubscriberSurvivesServerLosingState(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	_, stop, err := startEmbeddedOn(t.TempDir(), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := connect(t, fmt.Sprintf("nats://127.0.0.1:%d", port), withPullExpiry(time.Second))
+	c := newCollector()
+	startSub(t, b, TopicTrainingData, "train-gru", c.handle)
+	publishN(t, b, TopicTrainingData, 0, 1)
+	c.wait(t, 1)
+	stop()
+	// A new, empty server on the same address: streams and consumers are gone
+	// (an emptyDir NATS pod restarted). The subscriber must re-create them.
+	_, stop2, err := startEmbeddedOn(t.TempDir(), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop2)
+	deadline := time.Now().Add(testTimeout)
+	for {
+		err := b.Publish(context.Background(), TopicTrainingData, Event{Operation: "op", RunID: "after"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream never re-created after the restart: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	evs := c.wait(t, 1)
+	if last := evs[len(evs)-1].RunID; last != "after" {
+		t.Fatalf("after restart got run %q, want 'after'", last)
+	}
+}
+
 func TestStreamName(t *testing.T) {
 	for topic, want := range map[string]string{"training-data": "TRAINING_DATA", "model-selected": "MODEL_SELECTED"} {
 		if got := StreamName(topic); got != want {

@@ -23,6 +23,9 @@ type options struct {
 	maxDeliver int
 	retryDelay time.Duration
 	clientName string
+	// pullExpiry is how long one pull request waits on the server; missing
+	// heartbeats (a lost consumer) are noticed within about this long.
+	pullExpiry time.Duration
 }
 
 func defaultOptions() options {
@@ -31,6 +34,7 @@ func defaultOptions() options {
 		maxDeliver: DefaultMaxDeliver,
 		retryDelay: DefaultRetryDelay,
 		clientName: "flts",
+		pullExpiry: 30 * time.Second,
 	}
 }
 
@@ -68,6 +72,15 @@ func WithClientName(name string) Option {
 	return func(o *options) {
 		if name != "" {
 			o.clientName = name
+		}
+	}
+}
+
+// withPullExpiry shortens pull requests so tests notice a lost consumer fast.
+func withPullExpiry(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.pullExpiry = d
 		}
 	}
 }

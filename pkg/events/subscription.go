@@ -48,59 +48,140 @@ func (b *NATSBus) Start(ctx context.Context, topic, durable string, h Handler) (
 	if h == nil {
 		return nil, errors.New("failed to subscribe: nil handler")
 	}
-	cfg := jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: topic,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       b.opts.ackWait,
-		MaxDeliver:    b.opts.maxDeliver,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}
-	if durable == "" {
-		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
-		cfg.InactiveThreshold = ephemeralInactiveThreshold
-	}
-	stream := StreamName(topic)
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	c := &consumerRun{bus: b, topic: topic, durable: durable, handler: h}
+	it, err := c.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("failed to create consumer %q on stream %s: %w", durable, stream, err)
-	}
-	// One message at a time: buffered messages would sit out their ack
-	// wait behind a long-running handler and be redelivered needlessly.
-	it, err := cons.Messages(jetstream.PullMaxMessages(1))
-	if err != nil {
-		return nil, fmt.Errorf("failed to start consuming %q: %w", topic, err)
+		return nil, err
 	}
 	subCtx, cancel := context.WithCancel(ctx)
 	sub := &Subscription{cancel: cancel, done: make(chan struct{})}
-	logger := b.logger.With("topic", topic, "consumer", cons.CachedInfo().Name)
 	go func() {
 		defer close(sub.done)
-		defer it.Stop()
-		b.consume(subCtx, it, topic, h, logger)
+		c.run(subCtx, it)
 	}()
-	logger.Info("subscribed", "durable", durable != "")
+	c.logger.Info("subscribed", "durable", durable != "")
 	return sub, nil
 }
 
-func (b *NATSBus) consume(ctx context.Context, it jetstream.MessagesContext, topic string, h Handler, logger *slog.Logger) {
+// consumerRun is the state of one subscription.
+type consumerRun struct {
+	bus     *NATSBus
+	topic   string
+	durable string
+	handler Handler
+	cons    jetstream.Consumer
+	logger  *slog.Logger
+}
+
+func (c *consumerRun) config() jetstream.ConsumerConfig {
+	cfg := jetstream.ConsumerConfig{
+		Durable:       c.durable,
+		FilterSubject: c.topic,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.bus.opts.ackWait,
+		MaxDeliver:    c.bus.opts.maxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	if c.durable == "" {
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+		cfg.InactiveThreshold = ephemeralInactiveThreshold
+	}
+	return cfg
+}
+
+// open creates (or updates) the consumer and starts pulling from it.
+func (c *consumerRun) open(ctx context.Context) (jetstream.MessagesContext, error) {
+	stream := StreamName(c.topic)
+	cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, stream, c.config())
+	if err != nil {
+		return nil, fmt.Errorf("failed to create consumer %q on stream %s: %w", c.durable, stream, err)
+	}
+	// One message at a time: buffered messages would sit out their ack
+	// wait behind a long-running handler and be redelivered needlessly.
+	it, err := cons.Messages(jetstream.PullMaxMessages(1), jetstream.PullExpiry(c.bus.opts.pullExpiry),
+		jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		return nil, fmt.Errorf("failed to start consuming %q: %w", c.topic, err)
+	}
+	c.cons = cons
+	c.logger = c.bus.logger.With("topic", c.topic, "consumer", cons.CachedInfo().Name)
+	return it, nil
+}
+
+// run consumes until ctx is done. When the consumer disappears (deleted,
+// or the server restarted without its state) it re-creates the stream and
+// the consumer instead of going silent.
+func (c *consumerRun) run(ctx context.Context, it jetstream.MessagesContext) {
+	for {
+		err := c.consume(ctx, it)
+		it.Stop()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		c.logger.Warn("consumer interrupted; re-opening it", "error", err.Error())
+		if it = c.reopen(ctx); it == nil {
+			return
+		}
+	}
+}
+
+func (c *consumerRun) reopen(ctx context.Context) jetstream.MessagesContext {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		it, err := c.open(ctx)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			if err = c.bus.EnsureTopics(ctx, c.topic); err == nil {
+				it, err = c.open(ctx)
+			}
+		}
+		if err == nil {
+			c.logger.Info("consumer re-created", "attempts", attempt)
+			return it
+		}
+		c.logger.Warn("failed to re-create consumer", "attempt", attempt, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// consume handles messages until ctx is done or the bus is closed (nil), or
+// until the consumer is gone (the error).
+func (c *consumerRun) consume(ctx context.Context, it jetstream.MessagesContext) error {
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			// Missed heartbeats and the like are transient: the iterator
-			// keeps pulling after reconnects.
-			logger.Warn("waiting for messages", "error", err.Error())
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
+		if err == nil {
+			c.bus.handle(ctx, msg, c.topic, c.handler, c.logger)
 			continue
 		}
-		b.handle(ctx, msg, topic, h, logger)
+		switch {
+		case ctx.Err() != nil || c.bus.nc.IsClosed():
+			return nil
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed), errors.Is(err, jetstream.ErrConsumerDeleted),
+			errors.Is(err, jetstream.ErrBadRequest):
+			return err
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// Either the connection is down (it reconnects by itself) or
+			// the consumer is gone; only the second needs us.
+			infoCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, ierr := c.cons.Info(infoCtx)
+			cancel()
+			if errors.Is(ierr, jetstream.ErrConsumerNotFound) || errors.Is(ierr, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("%w: %w", err, ierr)
+			}
+			// With heartbeat errors reported the iterator has stopped;
+			// let run open a new one.
+			return err
+		}
+		c.logger.Warn("waiting for messages", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
