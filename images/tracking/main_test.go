@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,5 +95,21 @@ func TestServesWithDirStoreAndShutsDown(t *testing.T) {
 			t.Fatalf("server not serving the default experiment: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestReadyGateAnswers503UntilReady(t *testing.T) {
+	var ready atomic.Bool
+	h := readyGate(&ready, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"status":"starting"`) {
+		t.Fatalf("before ready: %d %q", rec.Code, rec.Body.String())
+	}
+	ready.Store(true)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusTeapot {
+		t.Fatalf("after ready: %d, want the wrapped handler's 418", rec.Code)
 	}
 }
