@@ -43,6 +43,7 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	fs.IntVar(&o.server.MaxQueue, "max-queue", 64, "requests waiting for a slot before 429")
 	fs.DurationVar(&o.server.RequestTimeout, "request-timeout", 10*time.Second, "deadline of a prediction, queue wait included (504 after)")
 	fs.DurationVar(&o.server.ShutdownGrace, "shutdown-grace", 20*time.Second, "time to drain in-flight requests on SIGTERM")
+	fs.DurationVar(&o.server.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, keep serving this long while /ready fails, so endpoints drop the pod first")
 	fs.DurationVar(&o.poll, "poll", 15*time.Second, "period of the current.json check")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -71,6 +72,9 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
 		}
+	}
+	if o.server.DrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("--drain-delay must be >= 0, got %s", o.server.DrainDelay))
 	}
 	errs = append(errs, o.common.Validate())
 	return o, errors.Join(errs...)

@@ -26,7 +26,10 @@ type Config struct {
 	RequestTimeout     time.Duration // queue wait + work; default 10s
 	MaxBodyBytes       int64         // default 1 MiB
 	ShutdownGrace      time.Duration // drain time on shutdown; default 20s
-	Logger             *slog.Logger  // default silent
+	// DrainDelay is how long the server keeps serving, failing /ready, after
+	// shutdown begins, so endpoints drop the pod before its listener closes.
+	DrainDelay time.Duration
+	Logger     *slog.Logger // default silent
 }
 
 func (c Config) withDefaults() Config {
@@ -66,6 +69,7 @@ type Server struct {
 	reqPrefix string
 	reqSeq    atomic.Uint64
 	metrics   *metrics
+	endDrain  chan struct{} // closed by tests to cut DrainDelay short
 }
 
 // NewServer returns a server with no model; /ready answers 503 until SetModel.
@@ -79,6 +83,7 @@ func NewServer(cfg Config) *Server {
 		limiter:   NewLimiter(cfg.MaxInFlight, cfg.MaxQueue),
 		started:   time.Now(),
 		reqPrefix: hex.EncodeToString(b[:]) + "-",
+		endDrain:  make(chan struct{}),
 	}
 	s.readyMS.Store(-1)
 	s.accepting.Store(true)
@@ -115,6 +120,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /ready", s.handleReady)
 	mux.HandleFunc("POST /predict", s.handlePredict)
+	mux.HandleFunc("/predict", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		s.writeError(w, "", &apiError{code: http.StatusMethodNotAllowed, msg: "use POST /predict"})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, "", &apiError{code: http.StatusNotFound, msg: "no route " + r.Method + " " + r.URL.Path})
 	})
@@ -128,6 +137,10 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Served-By", s.cfg.Pod)
+		if !s.accepting.Load() {
+			// Draining: move keep-alive clients to other pods.
+			w.Header().Set("Connection", "close")
+		}
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)
@@ -337,6 +350,13 @@ func (s *Server) Serve(ctx context.Context, api, metricsLn net.Listener) error {
 		return fmt.Errorf("failed to serve: %w", err)
 	}
 	s.accepting.Store(false)
+	if s.cfg.DrainDelay > 0 {
+		s.log.Info("shutting down: failing /ready while still serving", "drain_delay", s.cfg.DrainDelay)
+		select {
+		case <-time.After(s.cfg.DrainDelay):
+		case <-s.endDrain:
+		}
+	}
 	s.log.Info("shutting down: draining in-flight requests", "in_flight", s.limiter.InFlight(), "queued", s.limiter.QueueLength(), "grace", s.cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()

@@ -32,6 +32,7 @@ func newTestServer(t *testing.T, cfg Config, p Predictor) (*Server, *httptest.Se
 
 type response struct {
 	code   int
+	close  bool // the server asked to close the connection
 	header http.Header
 	body   map[string]any
 }
@@ -48,7 +49,7 @@ func do(t *testing.T, method, url, body string) response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	out := response{code: resp.StatusCode, header: resp.Header}
+	out := response{code: resp.StatusCode, close: resp.Close, header: resp.Header}
 	if err := json.Unmarshal(raw, &out.body); err != nil {
 		t.Fatalf("%s %s: body is not JSON: %q", method, url, raw)
 	}
@@ -147,7 +148,7 @@ func TestPredictErrors(t *testing.T) {
 	if r := do(t, "GET", ts.URL+"/nope", ""); r.code != 404 || r.body["status"] != "ERROR" {
 		t.Fatalf("unknown route: %d %v", r.code, r.body)
 	}
-	if r := do(t, "GET", ts.URL+"/predict", ""); r.code != 405 && r.code != 404 {
+	if r := do(t, "GET", ts.URL+"/predict", ""); r.code != 405 || r.header.Get("Allow") != "POST" {
 		t.Fatalf("GET /predict: %d", r.code)
 	}
 }
@@ -341,5 +342,36 @@ func TestMetricsExposed(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestDrainDelayKeepsServingButFailsReady(t *testing.T) {
+	s := NewServer(Config{Pod: testPod, DrainDelay: time.Hour})
+	s.SetModel(&fakePredictor{runID: "run-1"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln, nil) }()
+	if r := do(t, "GET", url+"/ready", ""); r.code != 200 {
+		t.Fatalf("ready before shutdown: %d", r.code)
+	}
+	cancel()
+	for s.accepting.Load() {
+		runtime.Gosched()
+	}
+	if r := do(t, "GET", url+"/ready", ""); r.code != 503 {
+		t.Fatalf("ready while draining: %d", r.code)
+	}
+	r := do(t, "POST", url+"/predict", `{}`)
+	if r.code != 200 || !r.close {
+		t.Fatalf("predict while draining: %d close=%v", r.code, r.close)
+	}
+	close(s.endDrain)
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }

@@ -207,3 +207,29 @@ func TestStaleDataVersionIsNotPromoted(t *testing.T) {
 		}
 	}
 }
+
+func TestScoreTieGoesToNewestRun(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	if _, err := Preprocess(ctx, e.deps, smallData); err != nil {
+		t.Fatal(err)
+	}
+	dataEv := e.bus.on(events.TopicTrainingData)[0]
+	same := score.Metrics{RMSE: 0.1, MAE: 0.1, MSE: 0.01}
+	m := map[string]score.Metrics{model.TypeGRU: same, model.TypeLSTM: same, model.TypeProphet: {RMSE: 0.5, MAE: 0.5, MSE: 0.25}}
+	calls := 0
+	var lstmRun string
+	for _, mt := range []string{model.TypeGRU, model.TypeProphet, model.TypeLSTM} { // LSTM trains last
+		res, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(m, &calls)}, dataEv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt == model.TypeLSTM {
+			lstmRun = res.RunID
+		}
+	}
+	trained := e.bus.on(events.TopicModelTraining)
+	got, err := (&Evaluator{Deps: e.deps}).Evaluate(ctx, trained[len(trained)-1])
+	if err != nil || got.Promoted == nil || got.Promoted.RunID != lstmRun {
+		t.Fatalf("tie: promoted %+v (want the newest run %s), err %v", got.Promoted, lstmRun, err)
+	}
+}
