@@ -101,7 +101,7 @@ func main() {
 	if err != nil {
 		config.ExitUsage("train", err)
 	}
-	log := config.NewLogger(os.Stderr, o.common.LogLevel).With("model_type", o.modelType)
+	log := config.NewLogger(os.Stderr, o.common.LogLevel) // the stage adds model_type
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, log); err != nil {
@@ -144,13 +144,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		log.Info("training-data event handled", "run_id", res.RunID, "skipped", res.Skipped, "seconds", time.Since(start).Seconds())
+		log.Info("training-data event handled", "model_type", o.modelType, "run_id", res.RunID, "skipped", res.Skipped, "seconds", time.Since(start).Seconds())
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("failed to consume %s: %w", events.TopicTrainingData, err)
 	}
-	log.Info("waiting for training data", "topic", events.TopicTrainingData, "consumer", consumer)
+	log.Info("waiting for training data", "model_type", o.modelType, "topic", events.TopicTrainingData, "consumer", consumer)
 	<-ctx.Done()
 	sub.Stop()
 	log.Info("stopped")
