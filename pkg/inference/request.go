@@ -42,7 +42,10 @@ func unprocessable(format string, a ...any) error {
 	return &apiError{code: http.StatusUnprocessableEntity, msg: fmt.Sprintf(format, a...)}
 }
 
-const defaultIndexCol = "ts"
+const (
+	defaultIndexCol = "ts"
+	datasetTimeCol  = "time"
+)
 
 // parsePredict reads and validates a /predict request against targets.
 func parsePredict(r *http.Request, maxBody int64, maxSteps int, targets []string) (parsedPredict, error) {
@@ -88,6 +91,12 @@ func parsePredict(r *http.Request, maxBody int64, maxSteps int, targets []string
 	indexCol := req.IndexCol
 	if indexCol == "" {
 		indexCol = defaultIndexCol
+		// Rows copied from the dataset name their timestamp column "time".
+		if _, ok := req.Data[indexCol]; !ok {
+			if _, ok := req.Data[datasetTimeCol]; ok {
+				indexCol = datasetTimeCol
+			}
+		}
 	}
 	rawTimes, ok := req.Data[indexCol]
 	if !ok {

@@ -112,6 +112,11 @@ func TestPredictSuccess(t *testing.T) {
 	if first != "2024-03-01T00:10:00Z" {
 		t.Fatalf("first forecast at %v, want the step after the last row", first)
 	}
+	// Without index_col, a dataset-style "time" column is the timestamp.
+	timeCol := strings.Replace(strings.Replace(rowsJSON(5, "", ""), `"ts":`, `"time":`, 1), `,"index_col":"ts"`, "", 1)
+	if r = do(t, "POST", ts.URL+"/predict", timeCol); r.code != 200 {
+		t.Fatalf("time column: %d %v", r.code, r.body)
+	}
 	// An empty body means the defaults.
 	if r = do(t, "POST", ts.URL+"/predict", ""); r.code != 200 || len(r.body["predictions"].([]any)) != 1 {
 		t.Fatalf("empty body: %d %v", r.code, r.body)
