@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
@@ -12,7 +13,7 @@ import (
 // become info, everything chattier becomes debug.
 type kindLogger struct{ log *slog.Logger }
 
-func (k kindLogger) Warn(m string)                        { k.log.Warn(m) }
+func (k kindLogger) Warn(m string)                        { k.log.Warn(strings.TrimSpace(m)) }
 func (k kindLogger) Warnf(f string, a ...interface{})     { k.log.Warn(fmt.Sprintf(f, a...)) }
 func (k kindLogger) Error(m string)                       { k.log.Error(m) }
 func (k kindLogger) Errorf(f string, a ...interface{})    { k.log.Error(fmt.Sprintf(f, a...)) }
@@ -30,7 +31,9 @@ func (k kindInfo) slogLevel() slog.Level {
 	return slog.LevelDebug
 }
 
-func (k kindInfo) Info(m string) { k.log.Log(context.Background(), k.slogLevel(), "kind: "+m) }
+func (k kindInfo) Info(m string) {
+	k.log.Log(context.Background(), k.slogLevel(), "kind: "+strings.TrimSpace(m))
+}
 func (k kindInfo) Infof(f string, a ...interface{}) {
 	k.Info(fmt.Sprintf(f, a...))
 }
