@@ -141,6 +141,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	sub, err := conns.Bus.Start(ctx, events.TopicTrainingData, consumer, func(ctx context.Context, ev events.Event) error {
 		start := time.Now()
 		res, err := pipeline.Train(ctx, deps, cfg, ev)
+		if errors.Is(err, pipeline.ErrModelFailed) {
+			// Recorded as a FAILED run and event; a redelivery would fail the same way.
+			log.Error("training failed; not retrying", "model_type", o.modelType, "run_id", res.RunID, "error", err)
+			return nil
+		}
 		if err != nil {
 			return err
 		}

@@ -158,7 +158,7 @@ func TestFailedModelDoesNotCount(t *testing.T) {
 	for _, mt := range model.Types {
 		res, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(good, &calls)}, dataEv)
 		if mt == model.TypeProphet {
-			if err == nil || e.tracker.get(res.RunID).Info.Status != "FAILED" {
+			if !errors.Is(err, ErrModelFailed) || e.tracker.get(res.RunID).Info.Status != "FAILED" {
 				t.Fatalf("failing train: err=%v status=%s", err, e.tracker.get(res.RunID).Info.Status)
 			}
 		} else if err != nil {

@@ -16,6 +16,11 @@ import (
 	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
+// ErrModelFailed marks a training that failed by itself (bad parameters,
+// divergence): retrying the same event would fail again, so consumers
+// acknowledge it once the FAILED run and event are recorded.
+var ErrModelFailed = errors.New("model training failed")
+
 // TrainOutput is what a trainer returns.
 type TrainOutput struct {
 	Artifact     model.Artifact
@@ -106,7 +111,10 @@ func trainRun(ctx context.Context, d Deps, cfg TrainConfig, run tracking.Run, da
 		log.Info(msg, args...)
 	})
 	if err != nil {
-		return fmt.Errorf("failed to train %s: %w", cfg.ModelType, err)
+		if ctx.Err() != nil { // interrupted (shutdown): worth a redelivery
+			return fmt.Errorf("failed to train %s: %w", cfg.ModelType, err)
+		}
+		return fmt.Errorf("%w: %s: %w", ErrModelFailed, cfg.ModelType, err)
 	}
 	out.Artifact.RunID = runID
 	out.Artifact.ConfigHash = data.ConfigHash
