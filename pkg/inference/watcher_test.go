@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
@@ -58,5 +60,58 @@ func TestWatcherLoadsAndSwapsPromotedModel(t *testing.T) {
 	}
 	if _, err := w.Refresh(ctx); err == nil || w.Server.Model().RunID() != "run-b" {
 		t.Fatalf("broken record: err=%v model=%s", err, w.Server.Model().RunID())
+	}
+}
+
+func TestWatcherRunWaitsThenFollowsTriggers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, err := dirstore.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := objstore.EnsureBuckets(ctx, store, objstore.AllBuckets...); err != nil {
+		t.Fatal(err)
+	}
+	promote := func(run string) {
+		key := "1/" + run + "/artifacts/model/model.json"
+		if err := store.Put(ctx, objstore.BucketMLflow, key, []byte(run), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+		rec := fmt.Sprintf(`{"run_id":%q,"artifact":{"bucket":"mlflow","key":%q}}`, run, key)
+		if err := store.Put(ctx, objstore.BucketModelPromotion, PromotionKey, []byte(rec), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trigger := make(chan struct{})
+	srv := NewServer(Config{})
+	// A poll period far beyond the test: only triggers cause refreshes.
+	w := &Watcher{Server: srv, Store: store, Poll: time.Hour, Trigger: trigger,
+		Load: func(b []byte) (Predictor, error) { return &fakePredictor{runID: string(b)}, nil }}
+	stopped := make(chan struct{})
+	go func() { w.Run(ctx); close(stopped) }()
+
+	trigger <- struct{}{} // no promotion yet: Run keeps waiting
+	if srv.Model() != nil {
+		t.Fatal("model loaded before any promotion")
+	}
+	promote("run-a")
+	trigger <- struct{}{}
+	waitForRun(t, srv, "run-a")
+	promote("run-b")
+	trigger <- struct{}{}
+	waitForRun(t, srv, "run-b")
+	cancel()
+	<-stopped
+}
+
+func waitForRun(t *testing.T, s *Server, run string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for m := s.Model(); m == nil || m.RunID() != run; m = s.Model() {
+		if time.Now().After(deadline) {
+			t.Fatalf("model %s never loaded", run)
+		}
+		runtime.Gosched()
 	}
 }
