@@ -223,10 +223,13 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	done()
+	if err := c.waitCore(ctx); err != nil {
+		return nil, err
+	}
 	if err := c.deployMetricsServer(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.waitUsable(ctx); err != nil {
+	if err := c.waitMetrics(ctx); err != nil {
 		return nil, err
 	}
 	log.Info("cluster ready", "name", opts.Name, "kubeconfig", opts.KubeconfigPath, "elapsed", time.Since(total).Round(100*time.Millisecond))

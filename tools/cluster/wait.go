@@ -72,8 +72,10 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// waitUsable waits, stage by stage, for what the e2e suite needs.
-func (c *Cluster) waitUsable(ctx context.Context) error {
+// waitCore waits for the node and CoreDNS. CoreDNS Ready also means
+// kube-proxy routes Service IPs, which metrics-server needs at start (it
+// panics when the kubernetes Service is not routed yet).
+func (c *Cluster) waitCore(ctx context.Context) error {
 	cs, err := c.clientset()
 	if err != nil {
 		return err
@@ -118,7 +120,15 @@ func (c *Cluster) waitUsable(ctx context.Context) error {
 		return err
 	}
 	done()
+	return nil
+}
 
+// waitMetrics waits until the metrics API serves node CPU figures.
+func (c *Cluster) waitMetrics(ctx context.Context) error {
+	cs, err := c.clientset()
+	if err != nil {
+		return err
+	}
 	cfg, err := c.RESTConfig()
 	if err != nil {
 		return err
@@ -128,7 +138,7 @@ func (c *Cluster) waitUsable(ctx context.Context) error {
 		return fmt.Errorf("failed to create dynamic client: %w", err)
 	}
 	apiServices := schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
-	done = stage(c.log, "metrics API Available")
+	done := stage(c.log, "metrics API Available")
 	err = poll(ctx, metricsAPITimeout, "APIService "+metricsAPIService+" Available", func(ctx context.Context) (bool, string, error) {
 		u, err := dyn.Resource(apiServices).Get(ctx, metricsAPIService, metav1.GetOptions{})
 		if err != nil {

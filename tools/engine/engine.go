@@ -164,7 +164,9 @@ func (e *Engine) defaultRuntime(ctx context.Context) string {
 
 // install installs docker.io when dockerd is missing.
 func (e *Engine) install(ctx context.Context) error {
-	if _, err := exec.LookPath("dockerd"); err == nil {
+	_, daemonErr := exec.LookPath("dockerd")
+	_, cliErr := exec.LookPath("docker")
+	if daemonErr == nil && cliErr == nil {
 		return nil
 	}
 	e.log.Info("installing docker.io with apt-get")

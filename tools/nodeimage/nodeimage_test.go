@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flts/flts-e2e/tools/execx"
 )
 
 func TestValidateK8sVersion(t *testing.T) {
@@ -243,5 +245,36 @@ func TestMirrorFrom(t *testing.T) {
 	}
 	if got := mirrorFrom(filepath.Join(dir, "missing")); got != "" {
 		t.Errorf("missing: %q", got)
+	}
+}
+
+func TestMirrorFromSkipsOptions(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "sources.list")
+	os.WriteFile(list, []byte("deb [arch=amd64 signed-by=/k.gpg] http://opt.example/debian bookworm main\n"), 0o644)
+	if got := mirrorFrom(list); got != "http://opt.example/debian" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestPipeCommandsDoesNotHangWhenConsumerFails(t *testing.T) {
+	// `yes` never ends on its own: only closing the pipe stops it.
+	err := pipeCommands(t.Context(), []string{"yes"}, execx.Command("sh", "-c", "head -c 10 >/dev/null; exit 3"))
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("want the consumer's failure, got %v", err)
+	}
+}
+
+func TestPipeCommandsPassesData(t *testing.T) {
+	var out strings.Builder
+	c := execx.Command("tr", "a-z", "A-Z")
+	c.Stdout = &out
+	if err := pipeCommands(t.Context(), []string{"printf", "hello"}, c); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "HELLO" {
+		t.Errorf("got %q", out.String())
+	}
+	if err := pipeCommands(t.Context(), []string{"sh", "-c", "exit 4"}, execx.Command("cat")); err == nil {
+		t.Error("producer failure not reported")
 	}
 }

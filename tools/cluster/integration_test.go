@@ -1,0 +1,272 @@
+//go:build clusterintegration
+
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/flts/flts-e2e/tools/execx"
+)
+
+// proberImage is built here from testdata/prober: no registry is involved.
+const proberImage = "flts.local/cluster-prober:test"
+
+// TestClusterIntegration needs a machine able to run kind. It reuses a
+// healthy cluster (run `flts-cluster up` first) or creates one.
+func TestClusterIntegration(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	root, err := FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Up(ctx, Options{Name: os.Getenv("CLUSTER_NAME"), Reuse: true, NodeImage: os.Getenv("KIND_NODE_IMAGE"),
+		K8sVersion: os.Getenv("K8S_VERSION"), RepoRoot: root, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dir := filepath.Join(root, "_artifacts", "cluster-integration-logs")
+			if err := c.ExportLogs(context.Background(), dir); err != nil {
+				t.Logf("export logs: %v", err)
+			} else {
+				t.Logf("cluster logs in %s", dir)
+			}
+		}
+	})
+	cs, err := c.clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("node Ready", func(t *testing.T) {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes.Items) != 1 || !nodeReady(&nodes.Items[0]) {
+			t.Fatalf("want one Ready node, got %d", len(nodes.Items))
+		}
+	})
+
+	buildProber(ctx, t, root)
+	if err := c.LoadImages(ctx, proberImage); err != nil {
+		t.Fatal(err)
+	}
+	ns := fmt.Sprintf("flts-cluster-it-%d", time.Now().Unix())
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteNamespace(t, cs, ns) })
+
+	t.Run("kubernetes.default resolves from a pod", func(t *testing.T) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "resolve"},
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{
+				Name: "resolve", Image: proberImage, ImagePullPolicy: corev1.PullNever,
+				Args: []string{"resolve", "kubernetes.default"},
+			}}},
+		}
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err := poll(ctx, 2*time.Minute, "resolve pod to finish", func(ctx context.Context) (bool, string, error) {
+			p, err := cs.CoreV1().Pods(ns).Get(ctx, "resolve", metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			switch p.Status.Phase {
+			case corev1.PodSucceeded:
+				return true, "", nil
+			case corev1.PodFailed:
+				return false, "", fmt.Errorf("resolve pod failed: %s", podLogs(ctx, cs, ns, "resolve"))
+			}
+			return false, "phase " + string(p.Status.Phase), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := podLogs(ctx, cs, ns, "resolve"); !strings.Contains(out, svc.Spec.ClusterIP) {
+			t.Errorf("kubernetes.default resolved to %q, want %s", out, svc.Spec.ClusterIP)
+		}
+	})
+
+	t.Run("NodePort 30080 answers from both pods", func(t *testing.T) {
+		deployEcho(ctx, t, cs, ns)
+		seen := map[string]int{}
+		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		for i := 0; i < 60 && len(seen) < 2; i++ {
+			resp, err := client.Get("http://127.0.0.1:30080/")
+			if err != nil {
+				time.Sleep(500 * time.Millisecond)
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				seen[strings.TrimSpace(string(body))]++
+			}
+		}
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			if seen[p.Name] == 0 {
+				t.Errorf("pod %s never answered on 127.0.0.1:30080; answers: %v", p.Name, seen)
+			}
+		}
+	})
+
+	t.Run("metrics API returns CPU for the pods", func(t *testing.T) {
+		err := poll(ctx, 3*time.Minute, "pod metrics", func(ctx context.Context) (bool, string, error) {
+			raw, err := cs.RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces/" + ns + "/pods").Param("labelSelector", "app=echo").DoRaw(ctx)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			var list struct {
+				Items []struct {
+					Metadata   struct{ Name string } `json:"metadata"`
+					Containers []struct {
+						Usage map[string]string `json:"usage"`
+					} `json:"containers"`
+				} `json:"items"`
+			}
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return false, "", err
+			}
+			withCPU := 0
+			for _, it := range list.Items {
+				if len(it.Containers) > 0 && it.Containers[0].Usage["cpu"] != "" {
+					if _, err := resource.ParseQuantity(it.Containers[0].Usage["cpu"]); err != nil {
+						return false, "", fmt.Errorf("pod %s cpu %q: %w", it.Metadata.Name, it.Containers[0].Usage["cpu"], err)
+					}
+					withCPU++
+				}
+			}
+			if withCPU < 2 {
+				return false, fmt.Sprintf("%d of 2 pods have CPU metrics", withCPU), nil
+			}
+			return true, "", nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func buildProber(ctx context.Context, t *testing.T, root string) {
+	t.Helper()
+	dir := t.TempDir()
+	build := &execx.Cmd{Name: "go", Args: []string{"build", "-trimpath", "-o", filepath.Join(dir, "prober"), "./tools/cluster/testdata/prober"},
+		Dir: root, Env: []string{"CGO_ENABLED=0"}}
+	if err := build.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	df := "FROM scratch\nCOPY prober /prober\nENTRYPOINT [\"/prober\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := &execx.Cmd{Name: "docker", Args: []string{"build", "-q", "-t", proberImage, dir}, Env: []string{"DOCKER_BUILDKIT=0"}}
+	if err := img.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deployEcho(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, ns string) {
+	t.Helper()
+	replicas := int32(2)
+	labels := map[string]string{"app": "echo"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "echo", Image: proberImage, ImagePullPolicy: corev1.PullNever,
+					Args:  []string{"serve", ":8080"},
+					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(8080)}},
+						PeriodSeconds: 2},
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}},
+				}}},
+			},
+		},
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: labels,
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: 30080}}},
+	}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := poll(ctx, 2*time.Minute, "echo deployment ready", func(ctx context.Context) (bool, string, error) {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "echo", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return d.Status.ReadyReplicas == replicas, fmt.Sprintf("%d/%d ready", d.Status.ReadyReplicas, replicas), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func podLogs(ctx context.Context, cs *kubernetes.Clientset, ns, name string) string {
+	raw, err := cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		return "logs unavailable: " + err.Error()
+	}
+	return string(raw)
+}
+
+// deleteNamespace waits for the namespace to be gone so NodePort 30080 is
+// free again for whatever runs next on the cluster.
+func deleteNamespace(t *testing.T, cs *kubernetes.Clientset, ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("delete namespace %s: %v", ns, err)
+		return
+	}
+	err := poll(ctx, 2*time.Minute, "namespace "+ns+" deletion", func(ctx context.Context) (bool, string, error) {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, "", nil
+		}
+		return false, "still terminating", nil
+	})
+	if err != nil {
+		t.Errorf("%v", err)
+	}
+}
