@@ -144,7 +144,7 @@ func TestClusterIntegration(t *testing.T) {
 
 	t.Run("metrics API returns CPU for the pods", func(t *testing.T) {
 		err := poll(ctx, 3*time.Minute, "pod metrics", func(ctx context.Context) (bool, string, error) {
-			raw, err := cs.RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces/" + ns + "/pods").Param("labelSelector", "app=echo").DoRaw(ctx)
+			raw, err := cs.RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces/"+ns+"/pods").Param("labelSelector", "app=echo").DoRaw(ctx)
 			if err != nil {
 				return false, err.Error(), nil
 			}

@@ -141,4 +141,3 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 	step.done()
 	return ref, nil
 }
-
