@@ -32,6 +32,9 @@ const (
 	ProbeImage = "flts.local/engine-probe:1"
 
 	capsError = "unable to apply caps"
+
+	// DefaultWrapperPath is where the runtime wrapper is installed.
+	DefaultWrapperPath = "/usr/local/libexec/flts/flts-runc-wrapper"
 )
 
 // Options configures Ensure.
@@ -42,6 +45,10 @@ type Options struct {
 	RepoRoot string
 	// DaemonConfig is Docker's daemon.json (default /etc/docker/daemon.json).
 	DaemonConfig string
+	// WrapperPath is where the runtime wrapper is installed (default
+	// DefaultWrapperPath): outside the checkout, because the engine
+	// outlives it and another checkout may start the engine next.
+	WrapperPath string
 	// Logger receives progress; nil is silent.
 	Logger *slog.Logger
 }
@@ -68,6 +75,9 @@ func (o *Options) defaults() error {
 	}
 	if o.DaemonConfig == "" {
 		o.DaemonConfig = "/etc/docker/daemon.json"
+	}
+	if o.WrapperPath == "" {
+		o.WrapperPath = DefaultWrapperPath
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -96,6 +106,9 @@ func Ensure(ctx context.Context, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("dockerd %d started by flts is alive but does not answer; see %s", e.PID, e.logPath())
 		}
 		if err := e.install(ctx); err != nil {
+			return nil, err
+		}
+		if err := e.refreshRegisteredWrapper(ctx); err != nil {
 			return nil, err
 		}
 		if err := e.start(ctx); err != nil {
@@ -298,11 +311,35 @@ func (e *Engine) ensureProbeImage(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) installWrapper(ctx context.Context) error {
-	bin := filepath.Join(e.opts.StateDir, "flts-runc-wrapper")
-	abs, err := filepath.Abs(bin)
+// refreshRegisteredWrapper rebuilds the wrapper when daemon.json already
+// names it: dockerd would otherwise start with a default runtime whose
+// binary may be gone or stale (an earlier checkout's), and fail every
+// container with an error that does not say why.
+func (e *Engine) refreshRegisteredWrapper(ctx context.Context) error {
+	existing, err := os.ReadFile(e.opts.DaemonConfig)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return fmt.Errorf("failed to resolve %s: %w", bin, err)
+		return fmt.Errorf("failed to read %s: %w", e.opts.DaemonConfig, err)
+	}
+	var doc struct {
+		Runtimes map[string]json.RawMessage `json:"runtimes"`
+	}
+	if err := json.Unmarshal(existing, &doc); err != nil {
+		return fmt.Errorf("failed to decode %s: %w", e.opts.DaemonConfig, err)
+	}
+	if _, ok := doc.Runtimes[RuntimeName]; !ok {
+		return nil
+	}
+	e.log.Info("daemon.json names the runtime wrapper; rebuilding it before starting dockerd", "path", e.opts.WrapperPath)
+	return e.installWrapper(ctx)
+}
+
+func (e *Engine) installWrapper(ctx context.Context) error {
+	abs := e.opts.WrapperPath
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return fmt.Errorf("failed to create %s: %w", filepath.Dir(abs), err)
 	}
 	build := &execx.Cmd{Name: "go", Args: []string{"build", "-trimpath", "-o", abs, "./tools/cmd/flts-runc-wrapper"},
 		Dir: e.opts.RepoRoot, Env: []string{"CGO_ENABLED=0"}}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,5 +106,32 @@ func TestEnsureRequiresDirs(t *testing.T) {
 	}
 	if _, err := Ensure(t.Context(), Options{StateDir: t.TempDir()}); err == nil {
 		t.Error("want error without RepoRoot")
+	}
+}
+
+func TestRefreshRegisteredWrapperLeavesOtherConfigsAlone(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "daemon.json")
+	e := &Engine{opts: Options{StateDir: dir, RepoRoot: dir, DaemonConfig: cfg, WrapperPath: filepath.Join(dir, "w")}, log: slog.New(slog.DiscardHandler)}
+	// No daemon.json: nothing to refresh.
+	if err := e.refreshRegisteredWrapper(t.Context()); err != nil {
+		t.Fatalf("missing daemon.json: %v", err)
+	}
+	// Another runtime only: nothing to refresh, nothing built.
+	if err := os.WriteFile(cfg, []byte(`{"runtimes":{"nvidia":{"path":"/usr/bin/nvidia"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.refreshRegisteredWrapper(t.Context()); err != nil {
+		t.Fatalf("foreign runtime: %v", err)
+	}
+	if _, err := os.Stat(e.opts.WrapperPath); !os.IsNotExist(err) {
+		t.Fatalf("wrapper built although not registered: %v", err)
+	}
+	// Malformed daemon.json: a clear error, not a silent start.
+	if err := os.WriteFile(cfg, []byte(`{"runtimes":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.refreshRegisteredWrapper(t.Context()); err == nil {
+		t.Fatal("want an error for a malformed daemon.json")
 	}
 }
