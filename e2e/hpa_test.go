@@ -3,12 +3,14 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flts/flts-e2e/e2e/framework"
+	"github.com/flts/flts-e2e/pkg/loadtest"
 	"github.com/flts/flts-e2e/pkg/report"
 )
 
@@ -28,7 +30,7 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 		Eventually(func(g Gomega) {
 			hpa, err := env.clientset.AutoscalingV2().HorizontalPodAutoscalers(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
-			cpu, mem := framework.Utilization(hpa)
+			cpu, mem := loadtest.Utilization(hpa)
 			g.Expect(cpu).NotTo(BeNil(), "CPU utilization unknown")
 			g.Expect(mem).NotTo(BeNil(), "memory utilization unknown")
 			AddReportEntry("idle utilization", fmt.Sprintf("cpu %d%%, memory %d%%", *cpu, *mem))
@@ -94,6 +96,7 @@ func hpaRun(ctx context.Context, r loadRun, p framework.Periods) report.HPARun {
 		}
 	}
 	h.Timeline = append(h.Timeline, report.HPAEvent{T: s.End, Event: "load stopped"})
+	slices.SortStableFunc(h.Timeline, func(a, b report.HPAEvent) int { return a.T.Compare(b.T) })
 	h.FailureReason = r.failure()
 	h.Passed = h.FailureReason == ""
 	return h

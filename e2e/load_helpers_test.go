@@ -38,8 +38,8 @@ type loadRun struct {
 	Duration time.Duration
 	Result   loadtest.Result
 	LoadErr  error
-	Samples  []framework.HPASample
-	Timings  framework.Timings
+	Samples  []loadtest.HPASample
+	Timings  loadtest.Timings
 	// BackErr is why the HPA did not return to the minimum in budget.
 	BackErr string
 }
@@ -70,7 +70,7 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 	GinkgoHelper()
 	waitForReplicas(ctx, p, p.MinReplicas)
 	run := loadRun{Users: users, Duration: duration}
-	sampler := framework.StartHPASampler(ctx, framework.SamplerInput{
+	sampler := loadtest.StartSampler(ctx, loadtest.SamplerInput{
 		Client: env.clientset, Namespace: env.cfg.Namespace, HPAName: "inference",
 		PodSelector: "app.kubernetes.io/name=inference", Interval: SamplePeriod,
 	})
@@ -96,15 +96,15 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 		By(fmt.Sprintf("waiting up to %s for the HPA to return to %d replicas", budget, p.MinReplicas))
 		end := run.Result.Summary.End
 		g := NewGomega(func(message string, _ ...int) { run.BackErr = message })
-		g.Eventually(func() []framework.HPASample { return sampler.Samples() }).
+		g.Eventually(func() []loadtest.HPASample { return sampler.Samples() }).
 			WithContext(ctx).WithTimeout(budget).WithPolling(Poll).
 			Should(ContainElement(SatisfyAll(
-				WithTransform(func(s framework.HPASample) int32 { return s.Current }, Equal(p.MinReplicas)),
-				WithTransform(func(s framework.HPASample) bool { return s.T.After(end) }, BeTrue()),
+				WithTransform(func(s loadtest.HPASample) int32 { return s.Current }, Equal(p.MinReplicas)),
+				WithTransform(func(s loadtest.HPASample) bool { return s.T.After(end) }, BeTrue()),
 			)), "HPA back at the minimum after the load")
 	}
 	run.Samples = sampler.Stop()
-	run.Timings = framework.MeasureTimings(run.Samples, p.MinReplicas, run.Result.Summary.Start, run.Result.Summary.End)
+	run.Timings = loadtest.MeasureTimings(run.Samples, p.MinReplicas, run.Result.Summary.Start, run.Result.Summary.End)
 	GinkgoWriter.Printf("users=%d requests=%d rps=%.1f p95=%s failures=%d 429=%d served_by=%v timings=%+v\n",
 		users, run.Result.Summary.Requests, run.Result.Summary.RPS, run.Result.Summary.P95,
 		run.Result.Summary.FailureCount(), run.Result.Summary.Throttled429, run.Result.Summary.ServedBy, run.Timings)
@@ -127,25 +127,10 @@ func (r loadRun) settledPods() []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
-// levelResult converts a run into the report's data.
-func (r loadRun) levelResult() report.LevelResult {
-	l := report.LevelResult{
-		Users:        r.Users,
-		Workers:      LoadWorkers,
-		Duration:     r.Duration,
-		Summary:      r.Result.Summary,
-		PodCPU:       map[string][]report.Sample{},
-		FirstScaleUp: r.Timings.FirstScaleUp,
-		Peak:         r.Timings.Peak,
-		BackToMin:    r.Timings.BackToMin,
-		MaxReplicas:  int(r.Timings.PeakReplicas),
-	}
-	for _, s := range r.Samples {
-		l.Replicas = append(l.Replicas, report.Sample{T: s.T, Value: float64(s.Current)})
-		for pod, m := range s.PodMilli {
-			l.PodCPU[pod] = append(l.PodCPU[pod], report.Sample{T: s.T, Value: float64(m)})
-		}
-	}
+// levelResult converts a run into the report's data, judged by the
+// suite's criteria (failure), stricter than loadtest's default.
+func (r loadRun) levelResult(p framework.Periods) report.LevelResult {
+	l := loadtest.LevelResult(loadtest.Input{Users: r.Users, Workers: LoadWorkers, Duration: r.Duration}, r.Result, r.Samples, p.MinReplicas)
 	l.FailureReason = r.failure()
 	l.Passed = l.FailureReason == ""
 	return l

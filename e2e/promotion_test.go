@@ -9,6 +9,7 @@ import (
 
 	"github.com/flts/flts-e2e/e2e/framework"
 	"github.com/flts/flts-e2e/pkg/dataset"
+	"github.com/flts/flts-e2e/pkg/loadtest"
 	"github.com/flts/flts-e2e/pkg/model"
 	"github.com/flts/flts-e2e/pkg/score"
 )
@@ -58,7 +59,7 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 		Expect(pods.Items).NotTo(BeEmpty())
 		for i := range pods.Items {
 			pod := &pods.Items[i]
-			if !framework.PodReady(pod) {
+			if !loadtest.PodReady(pod) {
 				continue
 			}
 			client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}

@@ -139,6 +139,12 @@ func teardownCluster(ctx SpecContext) {
 		return
 	}
 	Expect(cluster.Down(ctx, env.cfg.ClusterName)).To(Succeed())
+	// An engine the suite started goes with the cluster; one that was
+	// already running is left alone (Stop is a no-op for it).
+	if eng := env.cluster.Engine; eng != nil && eng.Started {
+		env.log.Info("stopping the Docker engine the suite started", "pid", eng.PID)
+		Expect(eng.Stop(ctx)).To(Succeed())
+	}
 }
 
 var _ = ReportAfterEach(func(report SpecReport) {

@@ -64,14 +64,15 @@ func (h *Helm) UpgradeInstall(ctx context.Context, timeout time.Duration, args .
 	return nil
 }
 
-// Test runs `helm test` on the release.
+// Test runs `helm test` on the release. Without --logs: helm deletes a
+// passed test pod and then fails to fetch its logs; a failed pod stays and
+// the suite's diagnostics dump collects its logs.
 func (h *Helm) Test(ctx context.Context, timeout time.Duration) error {
 	err := h.manager.RunTest(
 		helm.WithContext(ctx),
 		helm.WithName(h.in.Release),
 		helm.WithNamespace(h.in.Namespace),
 		helm.WithTimeout(timeout.String()),
-		helm.WithArgs("--logs"),
 	)
 	if err != nil {
 		return fmt.Errorf("failed to helm test %s: %w", h.in.Release, err)

@@ -15,6 +15,8 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/flts/flts-e2e/pkg/loadtest"
 )
 
 // Promotion is the promotion record eval serves at /promotion
@@ -97,7 +99,7 @@ func podSummary(ctx context.Context, c kubernetes.Interface, ns string) string {
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		state := string(p.Status.Phase)
-		if PodReady(p) {
+		if loadtest.PodReady(p) {
 			state += "/ready"
 		}
 		for _, cs := range p.Status.ContainerStatuses {

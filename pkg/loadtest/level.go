@@ -7,23 +7,35 @@ import (
 )
 
 // LevelResult turns a finished level into the report's data: the merged
-// summary, the sampler's series (nil sampler: none) and the scale times
-// measured from the load's start. A level passes when no request failed
-// (429 back-pressure answers are not failures); callers with other
-// criteria overwrite Passed and FailureReason.
-func LevelResult(in Input, res Result, s *Sampler) report.LevelResult {
-	l := report.LevelResult{Users: in.Users, Workers: in.Workers, Duration: in.Duration, Summary: res.Summary}
+// summary, the sampled replica and CPU series, and the HPA's reaction
+// times (first scale-up and peak from the load's start, back to
+// minReplicas from its end). A level passes when requests completed and
+// none failed (429 back-pressure answers are not failures); callers with
+// stricter criteria overwrite Passed and FailureReason.
+func LevelResult(in Input, res Result, samples []HPASample, minReplicas int32) report.LevelResult {
+	t := MeasureTimings(samples, minReplicas, res.Summary.Start, res.Summary.End)
+	l := report.LevelResult{
+		Users:        in.Users,
+		Workers:      in.Workers,
+		Duration:     in.Duration,
+		Summary:      res.Summary,
+		FirstScaleUp: t.FirstScaleUp,
+		Peak:         t.Peak,
+		BackToMin:    t.BackToMin,
+		MaxReplicas:  int(t.PeakReplicas),
+	}
 	if l.Workers == 0 {
 		l.Workers = len(res.PerWorker)
 	}
-	if s != nil {
-		l.Replicas, l.PodCPU = s.Replicas(), s.PodCPU()
+	for _, s := range samples {
+		l.Replicas = append(l.Replicas, report.Sample{T: s.T, Value: float64(s.Current)})
+		for pod, m := range s.PodMilli {
+			if l.PodCPU == nil {
+				l.PodCPU = map[string][]report.Sample{}
+			}
+			l.PodCPU[pod] = append(l.PodCPU[pod], report.Sample{T: s.T, Value: float64(m)})
+		}
 	}
-	start := res.Summary.Start
-	if start.IsZero() {
-		start = res.Start
-	}
-	l.FirstScaleUp, l.Peak, l.BackToMin, l.MaxReplicas = report.ScaleTimes(l.Replicas, start)
 	switch n := res.Summary.FailureCount(); {
 	case res.Summary.Requests == 0:
 		l.FailureReason = "no request completed"

@@ -8,107 +8,160 @@ import (
 	"sync"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/flts/flts-e2e/pkg/report"
 )
 
-// Sampler records the inference Deployment's replica count and its pods'
-// CPU use (from the metrics API) while a level runs; pass its Observe as
-// Input.Observe.
-type Sampler struct {
-	client     kubernetes.Interface
-	namespace  string
-	deployment string
-	selector   string
-	cpuEvery   time.Duration
-	log        *slog.Logger
-	// cpu reads the metrics API; replaced in tests.
-	cpu func(ctx context.Context) (map[string]int64, error)
-
-	mu       sync.Mutex
-	replicas []report.Sample
-	podCPU   map[string][]report.Sample
-	lastCPU  time.Time
-	warned   bool
+// HPASample is one observation of the HPA and its pods.
+type HPASample struct {
+	T        time.Time        `json:"t"`
+	Current  int32            `json:"current"`
+	Desired  int32            `json:"desired"`
+	Ready    int              `json:"ready"`
+	CPUPct   *int32           `json:"cpu_pct,omitempty"`
+	MemPct   *int32           `json:"mem_pct,omitempty"`
+	PodMilli map[string]int64 `json:"pod_millicores,omitempty"`
 }
 
-// NewSampler samples Deployment `deployment` and the pods matching
-// `app.kubernetes.io/name=<deployment>`. CPU is read at most every 10 s:
-// metrics-server refreshes no faster than that.
-func NewSampler(client kubernetes.Interface, namespace, deployment string, logger *slog.Logger) *Sampler {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// SamplerInput configures StartSampler.
+type SamplerInput struct {
+	Client      kubernetes.Interface
+	Namespace   string
+	HPAName     string
+	PodSelector string
+	Interval    time.Duration
+	// Logger gets the first sampling error (later ones repeat it); nil is silent.
+	Logger *slog.Logger
+}
+
+// Sampler records the HPA's replica counts, the Ready pods and per-pod CPU
+// over time, in its own goroutine, so a load level (or the HPA's return to
+// its minimum afterwards) is observed at a steady period.
+type Sampler struct {
+	in      SamplerInput
+	mu      sync.Mutex
+	samples []HPASample
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// StartSampler samples every Interval until Stop.
+func StartSampler(ctx context.Context, in SamplerInput) *Sampler {
+	if in.Interval == 0 {
+		in.Interval = 2 * time.Second
 	}
-	s := &Sampler{client: client, namespace: namespace, deployment: deployment,
-		selector: LabelName + "=" + deployment, cpuEvery: 10 * time.Second, log: logger, podCPU: map[string][]report.Sample{}}
-	s.cpu = s.metricsAPI
+	if in.Logger == nil {
+		in.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Sampler{in: in, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		warned := false
+		t := time.NewTicker(in.Interval)
+		defer t.Stop()
+		for {
+			smp, err := s.sample(ctx)
+			switch {
+			case err == nil:
+				s.mu.Lock()
+				s.samples = append(s.samples, smp)
+				s.mu.Unlock()
+			case !warned && ctx.Err() == nil:
+				// A missed sample must not fail a load level: say it once.
+				warned = true
+				in.Logger.Warn("HPA sampling failed (further errors are not logged)", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	return s
 }
 
-// Observe takes one sample (errors are logged once and skipped: a missing
-// sample must not fail the load level).
-func (s *Sampler) Observe(t time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+// Samples returns a copy of what was recorded so far.
+func (s *Sampler) Samples() []HPASample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, err := s.client.AppsV1().Deployments(s.namespace).Get(ctx, s.deployment, metav1.GetOptions{})
+	return append([]HPASample(nil), s.samples...)
+}
+
+// Stop ends sampling and returns every sample.
+func (s *Sampler) Stop() []HPASample {
+	s.cancel()
+	<-s.done
+	return s.Samples()
+}
+
+func (s *Sampler) sample(ctx context.Context) (HPASample, error) {
+	hpa, err := s.in.Client.AutoscalingV2().HorizontalPodAutoscalers(s.in.Namespace).Get(ctx, s.in.HPAName, metav1.GetOptions{})
 	if err != nil {
-		s.warnOnce("failed to read replicas", err)
-	} else {
-		s.replicas = append(s.replicas, report.Sample{T: t.UTC(), Value: float64(d.Status.Replicas)})
+		return HPASample{}, fmt.Errorf("failed to get HPA: %w", err)
 	}
-	if t.Sub(s.lastCPU) < s.cpuEvery {
-		return
+	smp := HPASample{T: time.Now(), Current: hpa.Status.CurrentReplicas, Desired: hpa.Status.DesiredReplicas}
+	smp.CPUPct, smp.MemPct = Utilization(hpa)
+	pods, err := s.in.Client.CoreV1().Pods(s.in.Namespace).List(ctx, metav1.ListOptions{LabelSelector: s.in.PodSelector})
+	if err == nil {
+		for i := range pods.Items {
+			if PodReady(&pods.Items[i]) {
+				smp.Ready++
+			}
+		}
 	}
-	s.lastCPU = t
-	usage, err := s.cpu(ctx)
-	if err != nil {
-		s.warnOnce("failed to read pod CPU from the metrics API", err)
-		return
+	if usage, err := PodCPU(ctx, s.in.Client, s.in.Namespace, s.in.PodSelector); err == nil {
+		smp.PodMilli = usage
 	}
-	for pod, milli := range usage {
-		s.podCPU[pod] = append(s.podCPU[pod], report.Sample{T: t.UTC(), Value: float64(milli)})
-	}
+	return smp, nil
 }
 
-func (s *Sampler) warnOnce(msg string, err error) {
-	if !s.warned {
-		s.warned = true
-		s.log.Warn(msg+" (further sampling errors are not logged)", "error", err)
+// Utilization returns the HPA's current CPU and memory utilization, nil
+// where the HPA shows <unknown>.
+func Utilization(hpa *autoscalingv2.HorizontalPodAutoscaler) (cpu, mem *int32) {
+	for _, m := range hpa.Status.CurrentMetrics {
+		if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil {
+			continue
+		}
+		v := m.Resource.Current.AverageUtilization
+		switch m.Resource.Name {
+		case corev1.ResourceCPU:
+			cpu = v
+		case corev1.ResourceMemory:
+			mem = v
+		}
 	}
+	return cpu, mem
 }
 
-// Replicas returns the replica samples so far.
-func (s *Sampler) Replicas() []report.Sample {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]report.Sample(nil), s.replicas...)
-}
-
-// PodCPU returns the CPU samples (millicores) per pod so far.
-func (s *Sampler) PodCPU() map[string][]report.Sample {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string][]report.Sample, len(s.podCPU))
-	for k, v := range s.podCPU {
-		out[k] = append([]report.Sample(nil), v...)
+// PodReady reports whether the pod's Ready condition is true.
+func PodReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil {
+		return false
 	}
-	return out
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
-func (s *Sampler) metricsAPI(ctx context.Context) (map[string]int64, error) {
-	rc := s.client.Discovery().RESTClient()
+// PodCPU reads per-pod CPU usage (millicores) from the metrics API.
+func PodCPU(ctx context.Context, client kubernetes.Interface, namespace, selector string) (map[string]int64, error) {
+	rc := client.Discovery().RESTClient()
 	if rc == nil {
 		return nil, fmt.Errorf("client has no REST client for the metrics API")
 	}
-	raw, err := rc.Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", s.namespace, "pods").
-		Param("labelSelector", s.selector).DoRaw(ctx)
+	raw, err := rc.Get().
+		AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", namespace, "pods").
+		Param("labelSelector", selector).DoRaw(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("failed to get pod metrics: %w", err)
+		return nil, fmt.Errorf("failed to read pod metrics in %s: %w", namespace, err)
 	}
 	return ParsePodMetrics(raw)
 }
@@ -118,9 +171,7 @@ func (s *Sampler) metricsAPI(ctx context.Context) (map[string]int64, error) {
 func ParsePodMetrics(raw []byte) (map[string]int64, error) {
 	var list struct {
 		Items []struct {
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
+			Metadata   struct{ Name string } `json:"metadata"`
 			Containers []struct {
 				Usage map[string]string `json:"usage"`
 			} `json:"containers"`
@@ -129,17 +180,61 @@ func ParsePodMetrics(raw []byte) (map[string]int64, error) {
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, fmt.Errorf("failed to decode pod metrics: %w", err)
 	}
-	out := map[string]int64{}
+	out := make(map[string]int64, len(list.Items))
 	for _, it := range list.Items {
 		var milli int64
 		for _, c := range it.Containers {
 			q, err := resource.ParseQuantity(c.Usage["cpu"])
 			if err != nil {
-				return nil, fmt.Errorf("failed to parse CPU of pod %s: %w", it.Metadata.Name, err)
+				return nil, fmt.Errorf("failed to parse CPU usage of %s: %w", it.Metadata.Name, err)
 			}
 			milli += q.MilliValue()
 		}
 		out[it.Metadata.Name] = milli
 	}
 	return out, nil
+}
+
+// Timings are the HPA's reaction times measured from a sample series.
+type Timings struct {
+	// FirstScaleUp: load start → desired replicas first above the minimum.
+	FirstScaleUp time.Duration `json:"first_scale_up"`
+	// NewPodsReady: load start → more than the minimum pods Ready.
+	NewPodsReady time.Duration `json:"new_pods_ready"`
+	// Peak: load start → the highest current replica count is first seen.
+	Peak         time.Duration `json:"peak"`
+	PeakReplicas int32         `json:"peak_replicas"`
+	// BackToMin: load end → current replicas back at the minimum (and staying).
+	BackToMin time.Duration `json:"back_to_min"`
+}
+
+// MeasureTimings derives Timings; a zero duration means not observed.
+func MeasureTimings(samples []HPASample, min int32, loadStart, loadEnd time.Time) Timings {
+	var t Timings
+	for _, s := range samples {
+		if s.T.Before(loadStart) {
+			continue
+		}
+		if t.FirstScaleUp == 0 && s.Desired > min {
+			t.FirstScaleUp = s.T.Sub(loadStart)
+		}
+		if t.NewPodsReady == 0 && int32(s.Ready) > min {
+			t.NewPodsReady = s.T.Sub(loadStart)
+		}
+		if s.Current > t.PeakReplicas && (loadEnd.IsZero() || !s.T.After(loadEnd)) {
+			t.PeakReplicas, t.Peak = s.Current, s.T.Sub(loadStart)
+		}
+	}
+	if loadEnd.IsZero() {
+		return t
+	}
+	// The last run of samples at the minimum that lasts to the end.
+	for i := len(samples) - 1; i >= 0; i-- {
+		s := samples[i]
+		if s.T.Before(loadEnd) || s.Current != min {
+			break
+		}
+		t.BackToMin = max(s.T.Sub(loadEnd), time.Nanosecond)
+	}
+	return t
 }

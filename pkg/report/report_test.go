@@ -162,16 +162,3 @@ func TestSaveReplacesLevelAndRegenerates(t *testing.T) {
 		t.Errorf("want an error naming the broken file, got %v", err)
 	}
 }
-
-func TestScaleTimes(t *testing.T) {
-	start := t0.Add(-10 * time.Second)
-	up, peak, down, top := ScaleTimes(samples(2, 2, 3, 4, 4, 3, 2, 2), start)
-	// samples are 15 s apart from t0, the load started 10 s before t0.
-	if up != 40*time.Second || peak != 55*time.Second || down != 100*time.Second || top != 4 {
-		t.Errorf("ScaleTimes = %s %s %s %d", up, peak, down, top)
-	}
-	up, peak, down, top = ScaleTimes(samples(2, 2, 2), start)
-	if up != 0 || peak != 0 || down != 0 || top != 2 {
-		t.Errorf("flat series: %s %s %s %d", up, peak, down, top)
-	}
-}

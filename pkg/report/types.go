@@ -86,33 +86,3 @@ func OriginalFigures() []OriginalFigure {
 		{8, 400, 56.1, 0, 3400 * time.Millisecond, 6400 * time.Millisecond},
 	}
 }
-
-// ScaleTimes reads a replica series against the load's start: the time of
-// the first rise above the starting count, the time the maximum was first
-// reached, the time the count came back to the starting count after
-// rising (zero when an event was not observed) and the maximum.
-func ScaleTimes(replicas []Sample, loadStart time.Time) (firstScaleUp, peak, backToMin time.Duration, maxReplicas int) {
-	if len(replicas) == 0 {
-		return 0, 0, 0, 0
-	}
-	base := replicas[0].Value
-	top := base
-	for _, s := range replicas {
-		top = max(top, s.Value)
-	}
-	maxReplicas = int(top)
-	rose := false
-	for _, s := range replicas {
-		since := max(s.T.Sub(loadStart), 0)
-		if !rose && s.Value > base {
-			rose, firstScaleUp = true, max(since, time.Nanosecond)
-		}
-		if rose && peak == 0 && s.Value == top {
-			peak = max(since, time.Nanosecond)
-		}
-		if rose && peak != 0 && backToMin == 0 && s.Value <= base {
-			backToMin = max(since, time.Nanosecond)
-		}
-	}
-	return firstScaleUp, peak, backToMin, maxReplicas
-}

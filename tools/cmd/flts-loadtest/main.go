@@ -54,7 +54,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.thinkMin, "think-min", time.Second, "shortest think time")
 	fs.DurationVar(&o.thinkMax, "think-max", 2*time.Second, "longest think time")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
-	fs.StringVar(&o.deployment, "deployment", "inference", "Deployment whose replicas and pod CPU are sampled")
+	fs.StringVar(&o.deployment, "deployment", "inference", "HPA (and Deployment label app.kubernetes.io/name) whose replicas and pod CPU are sampled")
 	fs.StringVar(&o.artifacts, "artifacts", "_artifacts", "directory for the level data and the report")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -116,14 +116,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	in.Client = client
-	sampler := loadtest.NewSampler(client, o.namespace, o.deployment, log)
-	in.Observe = sampler.Observe
+	sampler := loadtest.StartSampler(ctx, loadtest.SamplerInput{Client: client, Namespace: o.namespace, HPAName: o.deployment,
+		PodSelector: loadtest.LabelName + "=" + o.deployment, Logger: log})
 	res, err := loadtest.Run(ctx, in)
+	samples := sampler.Stop()
 	if err != nil {
 		fmt.Fprintf(stderr, "flts-loadtest: load level failed: %v\n", err)
 		return 1
 	}
-	level := loadtest.LevelResult(in, res, sampler)
+	// The CLI does not wait for the scale-down: the minimum is what the
+	// HPA showed before the load, and BackToMin stays "not observed".
+	var minReplicas int32
+	if len(samples) > 0 {
+		minReplicas = samples[0].Current
+	}
+	level := loadtest.LevelResult(in, res, samples, minReplicas)
 	printSummary(stdout, level)
 	if _, err := report.SaveLevel(o.artifacts, level); err != nil {
 		fmt.Fprintf(stderr, "flts-loadtest: %v\n", err)
