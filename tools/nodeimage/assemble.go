@@ -36,7 +36,7 @@ const CNIConflist = `{
 `
 
 // assemble preloads images into the base's containerd and commits the node.
-func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sBin string, images []string) error {
+func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sBin, crictlBin string, images []string) error {
 	step := b.step("assemble node image " + ref)
 	name := fmt.Sprintf("flts-nodeimage-build-%d", time.Now().UnixNano())
 	if err := execx.Command("docker", "run", "-d", "--privileged", "--name", name, "--network", "none",
@@ -50,6 +50,11 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 		if err := execx.Command("docker", "cp", filepath.Join(k8sBin, bin), name+":/usr/bin/"+bin).Run(ctx); err != nil {
 			return fmt.Errorf("failed to copy %s into the node: %w", bin, err)
 		}
+	}
+	// kind's base files already provide /etc/crictl.yaml pointing crictl
+	// at containerd's socket.
+	if err := execx.Command("docker", "cp", crictlBin, name+":/usr/local/bin/crictl").Run(ctx); err != nil {
+		return fmt.Errorf("failed to copy crictl into the node: %w", err)
 	}
 	writes := []struct{ path, content string }{
 		{"/kind/version", version + "\n"},

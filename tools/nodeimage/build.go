@@ -90,7 +90,11 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, err := b.nodeKey(version, baseKey)
+	inputs, err := nodeInputsFor(version, baseKey)
+	if err != nil {
+		return "", err
+	}
+	key, err := b.nodeKey(inputs)
 	if err != nil {
 		return "", err
 	}
@@ -108,6 +112,10 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	crictlBin, err := b.buildCrictl(ctx, inputs.Crictl)
+	if err != nil {
+		return "", err
+	}
 	listCmd := execx.Command(filepath.Join(k8sBin, "kubeadm"), "config", "images", "list", "--kubernetes-version", version)
 	out, err := listCmd.Output(ctx)
 	if err != nil {
@@ -121,19 +129,36 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	if err := b.buildComponentImages(ctx, version, k8sBin, baseRef, key, imgs); err != nil {
 		return "", err
 	}
-	if err := b.assemble(ctx, ref, key, version, baseRef, k8sBin, append(imgs.All(), SandboxImage)); err != nil {
+	if err := b.assemble(ctx, ref, key, version, baseRef, k8sBin, crictlBin, append(imgs.All(), SandboxImage)); err != nil {
 		return "", err
 	}
 	b.log.Info("node image built", "ref", ref, "elapsed", time.Since(start).Round(time.Second))
 	return ref, nil
 }
 
+// nodeInputs are the versioned inputs of a node image.
+type nodeInputs struct {
+	Base   string // base image content key
+	K8s    string // Kubernetes version
+	Crictl string // cri-tools version
+}
+
+func nodeInputsFor(version, baseKey string) (nodeInputs, error) {
+	crictl, err := CrictlVersion(version)
+	if err != nil {
+		return nodeInputs{}, err
+	}
+	return nodeInputs{Base: baseKey, K8s: version, Crictl: crictl}, nil
+}
+
 // nodeKey covers every input of the node image: the base key, the
-// Kubernetes version, the builder's own sources and the pause program.
-func (b *builder) nodeKey(version, baseKey string) (string, error) {
+// Kubernetes and crictl versions, the builder's own sources and the pause
+// program.
+func (b *builder) nodeKey(in nodeInputs) (string, error) {
 	k := newKey()
-	k.add("base", baseKey)
-	k.add("k8s", version)
+	k.add("base", in.Base)
+	k.add("k8s", in.K8s)
+	k.add("crictl", CrictlPackage+"@"+in.Crictl)
 	k.add("cni", CNIConflist)
 	if err := k.addFiles("nodeimage", filepath.Join(b.opts.RepoRoot, "tools", "nodeimage"), sourceFile); err != nil {
 		return "", fmt.Errorf("failed to hash builder sources: %w", err)

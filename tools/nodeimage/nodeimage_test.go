@@ -278,3 +278,86 @@ func TestPipeCommandsPassesData(t *testing.T) {
 		t.Error("producer failure not reported")
 	}
 }
+
+func TestCrictlVersionCoversSupportedVersions(t *testing.T) {
+	for _, k8s := range SupportedK8sVersions {
+		got, err := CrictlVersion(k8s)
+		if err != nil {
+			t.Fatalf("CrictlVersion(%s): %v", k8s, err)
+		}
+		_, kMinor, _, _ := splitVersion(k8s)
+		major, minor, _, err := splitVersion(got)
+		if err != nil || major != "1" {
+			t.Fatalf("CrictlVersion(%s) = %q, not a v1.X.Y release", k8s, got)
+		}
+		// crictl may be newer than the kubelet (CRI v1 is stable) but
+		// never older.
+		if len(minor) < len(kMinor) || (len(minor) == len(kMinor) && minor < kMinor) {
+			t.Errorf("CrictlVersion(%s) = %s is older than the Kubernetes minor", k8s, got)
+		}
+	}
+	for _, bad := range []string{"v1.35.0", "v1.31.9", "v2.34.0", "v1.34"} {
+		if v, err := CrictlVersion(bad); err == nil {
+			t.Errorf("CrictlVersion(%q) = %q, want an error", bad, v)
+		}
+	}
+	if ld := CrictlLDFlags("v1.34.0"); !strings.Contains(ld, crictlVersionVar+"=v1.34.0") {
+		t.Errorf("CrictlLDFlags does not stamp the version: %q", ld)
+	}
+}
+
+func TestNodeKeyCoversCrictl(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"tools/nodeimage", "images/pause"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, d, "x.go"), []byte("package x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &builder{opts: Options{RepoRoot: root}}
+	in, err := nodeInputsFor(DefaultK8sVersion, "basekey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := CrictlVersion(DefaultK8sVersion); in.Crictl != want {
+		t.Errorf("node inputs crictl = %q, want the pin %q", in.Crictl, want)
+	}
+	key := func(in nodeInputs) string {
+		k, err := b.nodeKey(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := key(in)
+	if key(in) != base {
+		t.Fatal("node key is not stable")
+	}
+	other := in
+	other.Crictl = "v1.37.0"
+	if key(other) == base {
+		t.Error("crictl version change did not change the node key")
+	}
+	if _, err := nodeInputsFor("v1.35.0", "basekey"); err == nil {
+		t.Error("want an error for a Kubernetes version without a crictl pin")
+	}
+}
+
+func TestCheckStaticRejectsNonStatic(t *testing.T) {
+	notELF := filepath.Join(t.TempDir(), "crictl")
+	if err := os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkStatic(notELF); err == nil {
+		t.Error("want an error for a file that is not ELF")
+	}
+	// Debian's /bin/sh is dynamically linked against libc.
+	if f, err := os.ReadFile("/bin/sh"); err != nil || !strings.HasPrefix(string(f), "\x7fELF") {
+		t.Skip("no ELF /bin/sh to check against")
+	}
+	if err := checkStatic("/bin/sh"); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("checkStatic(/bin/sh) = %v, want a dynamically linked error", err)
+	}
+}
