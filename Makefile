@@ -29,7 +29,7 @@ help: ## Show the targets.
 ##@ Tests
 
 .PHONY: test
-test: vet unit helm-lint actionlint ## Unit tests (-race), go vet, chart tests, helm lint, actionlint.
+test: vet unit test-integration helm-lint actionlint ## Unit and chart tests (-race), MinIO integration, go vet, helm lint, actionlint.
 
 .PHONY: unit
 unit: ## Unit and chart tests with the race detector.
@@ -50,13 +50,33 @@ actionlint: ## Lint the GitHub Actions workflows.
 	$(GO) tool actionlint
 
 .PHONY: e2e
-e2e: ## The whole e2e suite on a fresh kind cluster (GINKGO_ARGS='--focus=HPA' for one area).
+e2e: ## Cluster integration check, then the whole Ginkgo suite (GINKGO_ARGS='--focus=HPA' for one area).
+	@mkdir -p $(ARTIFACTS)
+	@# The cluster integration check creates a fresh cluster (or reuses one with
+	@# E2E_REUSE_CLUSTER=1) and checks it: node Ready, DNS from a pod, NodePort
+	@# from the host over both pods, metrics API. The suite then reuses it and
+	@# deletes it at the end; Ctrl-C or a failed check removes it too, unless
+	@# E2E_KEEP_CLUSTER=1.
+	@set -e; \
+	cleanup() { if [ "$${E2E_KEEP_CLUSTER:-0}" != 1 ]; then $(GO) run ./tools/cmd/flts-cluster down; fi; }; \
+	trap 'cleanup; exit 130' INT TERM; \
+	$(GO) test -count=1 -v -timeout=45m -tags clusterintegration -run TestClusterIntegration ./tools/cluster \
+		|| { cleanup; exit 1; }; \
+	E2E_REUSE_CLUSTER=1 $(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e
+
+.PHONY: e2e-suite
+e2e-suite: ## The Ginkgo suite alone (it brings up its own cluster).
 	@mkdir -p $(ARTIFACTS)
 	$(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e
 
 .PHONY: bench
 bench: ## Training and inference benchmarks (figures for the notes).
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./pkg/forecast/... ./pkg/inference/...
+	$(GO) test -run='^$$' -bench=Train -benchtime=1x ./pkg/forecast/...
+	$(GO) test -run='^$$' -bench=PredictHTTP -benchtime=3s ./pkg/inference/...
+
+.PHONY: test-integration
+test-integration: $(BIN)/minio ## The object-store adapter against a real MinIO built from its module.
+	FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/...
 
 ##@ Cluster and images
 
@@ -82,6 +102,10 @@ local: ## The whole pipeline on this machine without Kubernetes, then the API on
 
 $(BIN)/helm: go.mod
 	$(GO) build -o $@ helm.sh/helm/v3/cmd/helm
+
+# The MinIO server pinned in images/minio/module.txt, as the image builds it.
+$(BIN)/minio: images/minio/module.txt
+	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $$(grep -v '^#' $< | head -n1)
 
 .PHONY: clean
 clean: cluster-down ## Delete the cluster and build outputs (caches stay).

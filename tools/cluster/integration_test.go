@@ -29,8 +29,10 @@ import (
 // proberImage is built here from testdata/prober: no registry is involved.
 const proberImage = "flts.local/cluster-prober:test"
 
-// TestClusterIntegration needs a machine able to run kind. It reuses a
-// healthy cluster (run `flts-cluster up` first) or creates one.
+// TestClusterIntegration needs a machine able to run kind. It creates a
+// fresh cluster (deleting a leftover of the same name), or with
+// E2E_REUSE_CLUSTER=1 reuses a healthy one; `make e2e` runs it first and
+// leaves the cluster to the Ginkgo suite.
 func TestClusterIntegration(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -39,7 +41,7 @@ func TestClusterIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Up(ctx, Options{Name: os.Getenv("CLUSTER_NAME"), Reuse: true, NodeImage: os.Getenv("KIND_NODE_IMAGE"),
+	c, err := Up(ctx, Options{Name: os.Getenv("CLUSTER_NAME"), Reuse: os.Getenv("E2E_REUSE_CLUSTER") == "1", NodeImage: os.Getenv("KIND_NODE_IMAGE"),
 		K8sVersion: os.Getenv("K8S_VERSION"), RepoRoot: root, Logger: log})
 	if err != nil {
 		t.Fatal(err)
