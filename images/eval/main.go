@@ -13,9 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/config"
@@ -50,20 +47,12 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 }
 
 func main() {
-	o, err := parse(os.Args[1:], config.OSGetenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		config.ExitUsage("eval", err)
-	}
-	log := config.NewLogger(os.Stderr, o.common.LogLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		log.Error("eval failed", "error", err)
-		os.Exit(1)
-	}
+	config.Command[options]{
+		Name:   "eval",
+		Parse:  parse,
+		Logger: func(o options, stderr io.Writer) *slog.Logger { return config.NewLogger(stderr, o.common.LogLevel) },
+		Run:    run,
+	}.Main()
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {

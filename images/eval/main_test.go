@@ -8,15 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
 )
 
-func env(k string) (string, bool) {
-	m := map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b"}
-	v, ok := m[k]
-	return v, ok
-}
+var env = config.MapEnv(map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b"})
 
 func TestParse(t *testing.T) {
 	if o, err := parse(nil, env, io.Discard); err != nil || o.listen != ":8080" {

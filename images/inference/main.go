@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/config"
@@ -77,6 +75,7 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 		errs = append(errs, fmt.Errorf("--drain-delay must be >= 0, got %s", o.server.DrainDelay))
 	}
 	errs = append(errs, o.common.Validate())
+	o.server.Pod = podName(getenv)
 	return o, errors.Join(errs...)
 }
 
@@ -91,21 +90,14 @@ func podName(getenv config.Getenv) string {
 }
 
 func main() {
-	o, err := parse(os.Args[1:], config.OSGetenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		config.ExitUsage("inference", err)
-	}
-	o.server.Pod = podName(config.OSGetenv)
-	log := config.NewLogger(os.Stderr, o.common.LogLevel).With("pod", o.server.Pod)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		log.Error("inference failed", "error", err)
-		os.Exit(1)
-	}
+	config.Command[options]{
+		Name:  "inference",
+		Parse: parse,
+		Logger: func(o options, stderr io.Writer) *slog.Logger {
+			return config.NewLogger(stderr, o.common.LogLevel).With("pod", o.server.Pod)
+		},
+		Run: run,
+	}.Main()
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {

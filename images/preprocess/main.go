@@ -9,9 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+	"log/slog"
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/config"
@@ -51,21 +49,19 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 }
 
 func main() {
-	o, err := parse(os.Args[1:], config.OSGetenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		config.ExitUsage("preprocess", err)
-	}
-	log := config.NewLogger(os.Stderr, o.common.LogLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	config.Command[options]{
+		Name:   "preprocess",
+		Parse:  parse,
+		Logger: func(o options, stderr io.Writer) *slog.Logger { return config.NewLogger(stderr, o.common.LogLevel) },
+		Run:    run,
+	}.Main()
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
 	start := time.Now()
 	conns, err := pipeline.Connect(ctx, o.common, pipeline.Need{Store: true, Bus: true}, log)
 	if err != nil {
-		log.Error("failed to reach dependencies", "error", err)
-		os.Exit(1)
+		return fmt.Errorf("failed to reach dependencies: %w", err)
 	}
 	defer conns.Close()
 	cfg := preprocess.DefaultConfig()
@@ -73,9 +69,9 @@ func main() {
 	res, err := pipeline.Preprocess(ctx, pipeline.Deps{Store: conns.Store, Events: conns.Bus, Logger: log},
 		pipeline.PreprocessConfig{Rows: o.rows, Seed: uint64(o.seed), Config: cfg})
 	if err != nil {
-		log.Error("preprocess failed", "error", err)
-		os.Exit(1)
+		return err
 	}
 	log.Info("preprocess done", "config_hash", res.ConfigHash, "generated_raw", res.Generated, "reused", res.Reused,
 		"seconds", time.Since(start).Seconds())
+	return nil
 }

@@ -11,14 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
 	"github.com/flts/flts-e2e/pkg/objstore/s3store"
@@ -29,7 +27,7 @@ import (
 // below Kubernetes' default 30s grace period.
 const shutdownTimeout = 20 * time.Second
 
-type config struct {
+type options struct {
 	listen       string
 	s3Endpoint   string
 	s3AccessKey  string
@@ -40,30 +38,24 @@ type config struct {
 	maxBodyBytes int64
 }
 
-func main() {
-	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stderr))
+func main() { command().Main() }
+
+// command keeps the server's own flags (it does not share the pipeline's
+// config.Common) and its terse bad-flag message.
+func command() config.Command[options] {
+	return config.Command[options]{
+		Name:  "tracking",
+		Parse: parseConfig,
+		Logger: func(o options, stderr io.Writer) *slog.Logger {
+			return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+		},
+		Run:         serve,
+		FailMessage: "tracking server failed",
+		Usage:       func(w io.Writer, err error) { fmt.Fprintf(w, "tracking: %v\n", err) },
+	}
 }
 
-func run(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) int {
-	cfg, err := parseConfig(args, lookupEnv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tracking: %v\n", err)
-		return 2
-	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := serve(ctx, cfg, logger); err != nil {
-		logger.Error("tracking server failed", "error", err.Error())
-		return 1
-	}
-	return 0
-}
-
-func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (config, error) {
+func parseConfig(args []string, lookupEnv config.Getenv, stderr io.Writer) (options, error) {
 	env := func(name, def string) string {
 		if v, ok := lookupEnv(name); ok {
 			return v
@@ -72,7 +64,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io
 	}
 	fs := flag.NewFlagSet("tracking", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg config
+	var cfg options
 	var logLevel, secure, maxBody string
 	fs.StringVar(&cfg.listen, "listen", env("FLTS_TRACKING_LISTEN", ":5000"), "address to serve the API and page on (env FLTS_TRACKING_LISTEN)")
 	fs.StringVar(&cfg.s3Endpoint, "s3-endpoint", env("FLTS_S3_ENDPOINT", "minio:9000"), "S3 endpoint host:port (env FLTS_S3_ENDPOINT)")
@@ -83,39 +75,36 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io
 	fs.StringVar(&logLevel, "log-level", env("FLTS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLTS_LOG_LEVEL)")
 	fs.StringVar(&maxBody, "max-body-bytes", env("FLTS_TRACKING_MAX_BODY_BYTES", strconv.Itoa(tracking.DefaultMaxBodyBytes)), "largest accepted request body (env FLTS_TRACKING_MAX_BODY_BYTES)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return config{}, err
-		}
-		return config{}, err
+		return options{}, err // flag.ErrHelp included: Exec exits 0 on it
 	}
 	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
 	if cfg.s3Secure, err = strconv.ParseBool(secure); err != nil {
-		return config{}, fmt.Errorf("--s3-secure %q is not a boolean", secure)
+		return options{}, fmt.Errorf("--s3-secure %q is not a boolean", secure)
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return config{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+		return options{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
 	if cfg.maxBodyBytes, err = strconv.ParseInt(maxBody, 10, 64); err != nil || cfg.maxBodyBytes <= 0 {
-		return config{}, fmt.Errorf("--max-body-bytes %q must be a positive integer", maxBody)
+		return options{}, fmt.Errorf("--max-body-bytes %q must be a positive integer", maxBody)
 	}
 	if cfg.listen == "" {
-		return config{}, errors.New("--listen must not be empty")
+		return options{}, errors.New("--listen must not be empty")
 	}
 	if cfg.storeDir == "" {
 		if strings.TrimSpace(cfg.s3Endpoint) == "" {
-			return config{}, errors.New("--s3-endpoint must not be empty")
+			return options{}, errors.New("--s3-endpoint must not be empty")
 		}
 		if cfg.s3AccessKey == "" || cfg.s3SecretKey == "" {
-			return config{}, errors.New("--s3-access-key and --s3-secret-key (or FLTS_S3_ACCESS_KEY and FLTS_S3_SECRET_KEY) are required")
+			return options{}, errors.New("--s3-access-key and --s3-secret-key (or FLTS_S3_ACCESS_KEY and FLTS_S3_SECRET_KEY) are required")
 		}
 	}
 	return cfg, nil
 }
 
-func newStore(cfg config, logger *slog.Logger) (objstore.Store, error) {
+func newStore(cfg options, logger *slog.Logger) (objstore.Store, error) {
 	if cfg.storeDir != "" {
 		return dirstore.New(cfg.storeDir, logger)
 	}
@@ -125,7 +114,7 @@ func newStore(cfg config, logger *slog.Logger) (objstore.Store, error) {
 
 // serve listens at once (probes answer 503 until the store is ready),
 // retries the store until it is ready, then serves until ctx is done.
-func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg options, logger *slog.Logger) error {
 	store, err := newStore(cfg, logger)
 	if err != nil {
 		return err

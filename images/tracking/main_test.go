@@ -13,11 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-func lookup(env map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-}
+	"github.com/flts/flts-e2e/pkg/config"
+)
 
 func TestBadConfigExitsTwo(t *testing.T) {
 	cases := []struct {
@@ -35,21 +33,21 @@ func TestBadConfigExitsTwo(t *testing.T) {
 	}
 	for _, c := range cases {
 		var stderr bytes.Buffer
-		if code := run(c.args, lookup(c.env), &stderr); code != 2 || !strings.Contains(stderr.String(), c.want) {
-			t.Errorf("run(%q, %v) = %d, stderr %q; want 2 mentioning %q", c.args, c.env, code, stderr.String(), c.want)
+		if code := command().Exec(context.Background(), c.args, config.MapEnv(c.env), &stderr); code != 2 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("Exec(%q, %v) = %d, stderr %q; want 2 mentioning %q", c.args, c.env, code, stderr.String(), c.want)
 		}
 	}
 }
 
 func TestEnvDefaults(t *testing.T) {
-	cfg, err := parseConfig(nil, lookup(map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b", "FLTS_S3_ENDPOINT": "m:1"}), io.Discard)
+	cfg, err := parseConfig(nil, config.MapEnv(map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b", "FLTS_S3_ENDPOINT": "m:1"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.listen != ":5000" || cfg.s3Endpoint != "m:1" || cfg.s3AccessKey != "a" || cfg.logLevel != slog.LevelInfo {
 		t.Fatalf("config = %+v", cfg)
 	}
-	cfg, err = parseConfig([]string{"--s3-endpoint", "flag:2", "--s3-access-key", "x", "--s3-secret-key", "y"}, lookup(map[string]string{"FLTS_S3_ENDPOINT": "m:1"}), io.Discard)
+	cfg, err = parseConfig([]string{"--s3-endpoint", "flag:2", "--s3-access-key", "x", "--s3-secret-key", "y"}, config.MapEnv(map[string]string{"FLTS_S3_ENDPOINT": "m:1"}), io.Discard)
 	if err != nil || cfg.s3Endpoint != "flag:2" {
 		t.Fatalf("flag did not override env: %+v, %v", cfg, err)
 	}
@@ -64,7 +62,7 @@ func TestServesWithDirStoreAndShutsDown(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cfg, err := parseConfig([]string{"--listen", addr, "--store-dir", t.TempDir()}, lookup(nil), io.Discard)
+	cfg, err := parseConfig([]string{"--listen", addr, "--store-dir", t.TempDir()}, config.MapEnv(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/config"
@@ -94,20 +91,13 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 }
 
 func main() {
-	o, err := parse(os.Args[1:], config.OSGetenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		config.ExitUsage("train", err)
-	}
-	log := config.NewLogger(os.Stderr, o.common.LogLevel) // the stage adds model_type
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		log.Error("train failed", "error", err)
-		os.Exit(1)
-	}
+	config.Command[options]{
+		Name:  "train",
+		Parse: parse,
+		// No model_type here: the stage adds it.
+		Logger: func(o options, stderr io.Writer) *slog.Logger { return config.NewLogger(stderr, o.common.LogLevel) },
+		Run:    run,
+	}.Main()
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {

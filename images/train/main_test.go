@@ -4,13 +4,11 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/flts/flts-e2e/pkg/config"
 )
 
-func env(k string) (string, bool) {
-	m := map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b"}
-	v, ok := m[k]
-	return v, ok
-}
+var env = config.MapEnv(map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b"})
 
 func TestParse(t *testing.T) {
 	o, err := parse([]string{"--model", "GRU", "--epochs=3", "--hidden=16", "--lr", "0.01"}, env, io.Discard)

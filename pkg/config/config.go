@@ -116,9 +116,3 @@ func EnvDuration(getenv Getenv, key string, def time.Duration) time.Duration {
 	}
 	return def
 }
-
-// ExitUsage prints err for a bad flag or config and exits with code 2.
-func ExitUsage(prog string, err error) {
-	fmt.Fprintf(os.Stderr, "%s: invalid configuration:\n%v\n", prog, err)
-	os.Exit(2)
-}

@@ -7,16 +7,12 @@ import (
 	"testing"
 )
 
-func mapEnv(m map[string]string) Getenv {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
 func parse(t *testing.T, env map[string]string, args ...string) (*Common, error) {
 	t.Helper()
 	var c Common
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	c.Register(fs, mapEnv(env))
+	c.Register(fs, MapEnv(env))
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
