@@ -425,13 +425,17 @@ func (s *Server) logMetric(r *http.Request) (any, error) {
 	return s.batch(r.Context(), runIDOf(req.RunID, req.RunUUID), []Metric{m}, nil, nil)
 }
 
+// runKeyValue is the body of log-parameter and set-tag, which differ only
+// in what the key and value become.
+type runKeyValue struct {
+	RunID   string `json:"run_id"`
+	RunUUID string `json:"run_uuid"`
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+}
+
 func (s *Server) logParam(r *http.Request) (any, error) {
-	var req struct {
-		RunID   string `json:"run_id"`
-		RunUUID string `json:"run_uuid"`
-		Key     string `json:"key"`
-		Value   string `json:"value"`
-	}
+	var req runKeyValue
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -439,12 +443,7 @@ func (s *Server) logParam(r *http.Request) (any, error) {
 }
 
 func (s *Server) setTag(r *http.Request) (any, error) {
-	var req struct {
-		RunID   string `json:"run_id"`
-		RunUUID string `json:"run_uuid"`
-		Key     string `json:"key"`
-		Value   string `json:"value"`
-	}
+	var req runKeyValue
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}

@@ -159,6 +159,15 @@ func TestRunLifecycle(t *testing.T) {
 	if code != 400 || body["error_code"] != ErrorCodeInvalidParameter {
 		t.Fatalf("changing a param = %d %v, want 400", code, body)
 	}
+	// run_uuid, MLflow's deprecated alias of run_id, names the run too.
+	code, body = f.raw(t, http.MethodPost, apiPrefix+"runs/log-parameter", map[string]any{"run_uuid": r.Info.RunID, "key": "horizon", "value": "12"})
+	if code != 200 {
+		t.Fatalf("log-parameter by run_uuid = %d %v", code, body)
+	}
+	code, body = f.raw(t, http.MethodPost, apiPrefix+"runs/set-tag", map[string]any{"run_uuid": r.Info.RunID, "key": "stage", "value": "eval"})
+	if code != 200 {
+		t.Fatalf("set-tag by run_uuid = %d %v", code, body)
+	}
 	if err := f.client.UpdateRun(ctx, r.Info.RunID, StatusFinished); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +183,8 @@ func TestRunLifecycle(t *testing.T) {
 	if _, ok := got.Metric("mse"); ok {
 		t.Fatal("Metric(mse) reported a metric never logged")
 	}
-	if got.Param("window") != "24" || got.Param("lr") != "0.01" || got.Tag("config_hash") != "abc" || got.Tag("promoted") != "true" {
+	if got.Param("window") != "24" || got.Param("lr") != "0.01" || got.Tag("config_hash") != "abc" || got.Tag("promoted") != "true" ||
+		got.Param("horizon") != "12" || got.Tag("stage") != "eval" {
 		t.Fatalf("params/tags = %+v", got.Data)
 	}
 	if got.Info.Status != StatusFinished || got.Info.EndTime == 0 {
