@@ -15,6 +15,8 @@ E2E_TIMEOUT       ?= 80m
 USERS             ?= 200
 DURATION          ?= 60s
 IMAGE_TAG         ?= e2e
+# The kubeconfig `make cluster` and the suite write (tools/cluster).
+CLUSTER_KUBECONFIG ?= $(CURDIR)/_cache/flts-cluster/kubeconfig
 export K8S_VERSION CLUSTER_NAME ARTIFACTS IMAGE_TAG KIND_NODE_IMAGE E2E_KEEP_CLUSTER E2E_REUSE_CLUSTER
 
 GO      ?= go
@@ -94,7 +96,7 @@ images: ## Build the pipeline images.
 
 .PHONY: loadtest
 loadtest: ## One load level against a running cluster: make loadtest USERS=400 DURATION=90s
-	$(GO) run ./tools/cmd/flts-loadtest --users $(USERS) --duration $(DURATION) --artifacts $(ARTIFACTS)
+	$(GO) run ./tools/cmd/flts-loadtest --kubeconfig $(CLUSTER_KUBECONFIG) --users $(USERS) --duration $(DURATION) --artifacts $(ARTIFACTS)
 
 .PHONY: local
 local: ## The whole pipeline on this machine without Kubernetes, then the API on :8000.
