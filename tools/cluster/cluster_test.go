@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 )
@@ -121,10 +122,24 @@ func TestMetricsServerManifest(t *testing.T) {
 			t.Errorf("image %v, want %s", c["image"], MetricsServerImage)
 		}
 		args := strings.Join(toStrings(c["args"]), " ")
-		for _, want := range []string{"--kubelet-insecure-tls", "--metric-resolution=15s", "--kubelet-request-timeout=5s", "--kubelet-preferred-address-types=InternalIP"} {
+		for _, want := range []string{"--kubelet-insecure-tls", "--metric-resolution=10s", "--kubelet-request-timeout=5s", "--kubelet-preferred-address-types=InternalIP"} {
 			if !strings.Contains(args, want) {
 				t.Errorf("args lack %s", want)
 			}
+		}
+		// metrics-server panics at start unless the resolution exceeds the
+		// kubelet request timeout.
+		var resolution, timeout time.Duration
+		for _, a := range toStrings(c["args"]) {
+			if v, ok := strings.CutPrefix(a, "--metric-resolution="); ok {
+				resolution, _ = time.ParseDuration(v)
+			}
+			if v, ok := strings.CutPrefix(a, "--kubelet-request-timeout="); ok {
+				timeout, _ = time.ParseDuration(v)
+			}
+		}
+		if resolution <= timeout {
+			t.Errorf("--metric-resolution %v must exceed --kubelet-request-timeout %v", resolution, timeout)
 		}
 		cpu := c["resources"].(map[string]any)["requests"].(map[string]any)["cpu"]
 		if cpu != "20m" {
