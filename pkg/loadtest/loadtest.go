@@ -64,6 +64,9 @@ type Input struct {
 	// every poll, so callers can sample replicas and CPU during the run.
 	PollInterval time.Duration
 	Observe      func(time.Time)
+	// LogSettle bounds how long a finished pod's result line may take to
+	// reach its log (default 20 s).
+	LogSettle time.Duration
 	Logger       *slog.Logger // default silent
 }
 
@@ -130,6 +133,7 @@ func (in *Input) defaults() error {
 	in.Timeout = cmpOr(in.Timeout, 30*time.Second)
 	in.StartTimeout = cmpOr(in.StartTimeout, 3*time.Minute)
 	in.PollInterval = cmpOr(in.PollInterval, 2*time.Second)
+	in.LogSettle = cmpOr(in.LogSettle, 20*time.Second)
 	if in.Name == "" {
 		in.Name = fmt.Sprintf("loadgen-%du-%s", in.Users, strconv.FormatInt(time.Now().UnixMilli()%(36*36*36*36*36), 36))
 	}
@@ -267,12 +271,7 @@ func run(ctx context.Context, in Input, logs logsFunc) (res Result, err error) {
 			errs = append(errs, fmt.Errorf("pod %s has no completion index", pod.Name))
 			continue
 		}
-		text, lerr := logs(ctx, in.Namespace, pod.Name)
-		if lerr != nil {
-			errs = append(errs, fmt.Errorf("failed to read logs of load pod %s: %w", pod.Name, lerr))
-			continue
-		}
-		s, perr := ParseResult(strings.NewReader(text))
+		s, perr := readResult(ctx, logs, in.Namespace, pod.Name, in.LogSettle)
 		if perr != nil {
 			errs = append(errs, fmt.Errorf("load pod %s (index %d, phase %s): %w", pod.Name, idx, pod.Status.Phase, perr))
 			continue
@@ -377,6 +376,33 @@ func clientLogs(c kubernetes.Interface) logsFunc {
 		// Logs hold progress lines and one result line: a few MiB at most.
 		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
 		return string(b), err
+	}
+}
+
+// readResult reads a pod's log and parses its result line, retrying for up
+// to settle: the container runtime writes a long line in 16 KiB chunks and
+// may still be flushing the last one when the pod already shows Succeeded
+// (seen here: a result cut at 2 x 16 KiB).
+func readResult(ctx context.Context, logs logsFunc, namespace, pod string, settle time.Duration) (loadgen.Summary, error) {
+	deadline := time.Now().Add(settle)
+	for {
+		text, err := logs(ctx, namespace, pod)
+		if err != nil {
+			err = fmt.Errorf("failed to read logs: %w", err)
+		} else {
+			var s loadgen.Summary
+			if s, err = ParseResult(strings.NewReader(text)); err == nil {
+				return s, nil
+			}
+		}
+		if !time.Now().Before(deadline) {
+			return loadgen.Summary{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return loadgen.Summary{}, errors.Join(err, ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
 }
 

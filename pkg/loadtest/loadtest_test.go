@@ -144,7 +144,7 @@ func TestRunNamesPodWithoutResult(t *testing.T) {
 		return readSample(t, "worker-0.log"), nil
 	}
 	_, err := run(context.Background(), Input{Client: cs, Namespace: "flts", Users: 4, Workers: 2, Duration: time.Minute,
-		PollInterval: time.Millisecond}, logs)
+		PollInterval: time.Millisecond, LogSettle: time.Millisecond}, logs)
 	job := <-created
 	if err == nil || !strings.Contains(err.Error(), job.Name+"-1-abcde") {
 		t.Fatalf("want an error naming pod %s-1-abcde, got %v", job.Name, err)
@@ -215,5 +215,33 @@ func TestRunFailsFastOnImageNeverPull(t *testing.T) {
 	_, err := run(context.Background(), Input{Client: cs, Namespace: "flts", Users: 2, Duration: time.Hour, PollInterval: time.Millisecond}, nil)
 	if err == nil || !strings.Contains(err.Error(), "ErrImageNeverPull") || !strings.Contains(err.Error(), "-0-xyz") {
 		t.Fatalf("want an error naming the stuck pod and reason, got %v", err)
+	}
+}
+
+func TestReadResultWaitsForTheLastLogChunk(t *testing.T) {
+	full := readSample(t, "worker-0.log")
+	i := strings.Index(full, loadgen.ResultPrefix)
+	if i < 0 {
+		t.Fatal("sample has no result line")
+	}
+	// The runtime has written only part of the long result line so far.
+	cut := full[:i+len(loadgen.ResultPrefix)+100]
+	reads := 0
+	logs := func(context.Context, string, string) (string, error) {
+		reads++
+		if reads == 1 {
+			return cut, nil
+		}
+		return full, nil
+	}
+	s, err := readResult(context.Background(), logs, "flts", "p", 10*time.Second)
+	if err != nil || reads != 2 || s.Requests == 0 {
+		t.Fatalf("readResult = %d requests, %v after %d reads; want the full result on the second read", s.Requests, err, reads)
+	}
+	// A line that never completes fails with the parse error once settle passes.
+	reads = 0
+	logs = func(context.Context, string, string) (string, error) { reads++; return cut, nil }
+	if _, err := readResult(context.Background(), logs, "flts", "p", time.Millisecond); err == nil || !strings.Contains(err.Error(), "decode") {
+		t.Fatalf("want a decode error for a cut line, got %v", err)
 	}
 }

@@ -211,6 +211,9 @@ type Timings struct {
 // MeasureTimings derives Timings; a zero duration means not observed.
 func MeasureTimings(samples []HPASample, min int32, loadStart, loadEnd time.Time) Timings {
 	var t Timings
+	if loadStart.IsZero() {
+		return t // no load was applied: nothing to measure against
+	}
 	for _, s := range samples {
 		if s.T.Before(loadStart) {
 			continue

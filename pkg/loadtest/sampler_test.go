@@ -50,6 +50,9 @@ func TestMeasureTimings(t *testing.T) {
 	if got != want {
 		t.Fatalf("MeasureTimings = %+v, want %+v", got, want)
 	}
+	if got := MeasureTimings(samples, 2, time.Time{}, time.Time{}); got != (Timings{}) {
+		t.Fatalf("no load: MeasureTimings = %+v, want nothing measured", got)
+	}
 	// Never scaled down: BackToMin stays zero (not observed).
 	if got := MeasureTimings(samples[:6], 2, start, at(50)); got.BackToMin != 0 {
 		t.Fatalf("BackToMin = %v for a series that never returned", got.BackToMin)
