@@ -112,7 +112,8 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("failed to clean %s: %w", rootfs, err)
 	}
 	defer os.RemoveAll(rootfs)
-	deb := execx.Command("debootstrap", "--variant=minbase", "--include="+strings.Join(BasePackages, ","), BaseSuite, rootfs, b.mirror)
+	deb := execx.Command("debootstrap", "--variant=minbase", "--keyring="+DebianKeyring,
+		"--include="+strings.Join(BasePackages, ","), BaseSuite, rootfs, b.mirror)
 	if err := deb.Run(ctx); err != nil {
 		return "", fmt.Errorf("failed to debootstrap the base: %w", err)
 	}

@@ -62,14 +62,20 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	return os.Chmod(dst, mode)
 }
 
+// DebianKeyring verifies the Debian archive on hosts that are not Debian
+// (an Ubuntu CI runner): Debian's keyring package installs it there too.
+const DebianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
 func ensureDebootstrap(ctx context.Context) error {
-	if _, err := exec.LookPath("debootstrap"); err == nil {
+	_, lookErr := exec.LookPath("debootstrap")
+	_, keyErr := os.Stat(DebianKeyring)
+	if lookErr == nil && keyErr == nil {
 		return nil
 	}
 	if err := execx.Command("apt-get", "update").Run(ctx); err != nil {
 		return fmt.Errorf("failed to update apt indexes: %w", err)
 	}
-	cmd := execx.Command("apt-get", "install", "-y", "debootstrap")
+	cmd := execx.Command("apt-get", "install", "-y", "debootstrap", "debian-archive-keyring")
 	cmd.Env = []string{"DEBIAN_FRONTEND=noninteractive"}
 	if err := cmd.Run(ctx); err != nil {
 		return fmt.Errorf("failed to install debootstrap: %w", err)
@@ -78,8 +84,13 @@ func ensureDebootstrap(ctx context.Context) error {
 }
 
 // DebianMirror returns the first Debian mirror the host's apt sources name
-// (the machines' sources already point at a reachable mirror).
+// (the machines' sources already point at a reachable mirror). On a host
+// that is not Debian those sources name another distribution's archive, so
+// Debian's own mirror is used.
 func DebianMirror() string {
+	if !isDebian("/etc/os-release") {
+		return "http://deb.debian.org/debian"
+	}
 	for _, f := range []string{"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"} {
 		if m := mirrorFrom(f); m != "" {
 			return m
@@ -138,4 +149,18 @@ func (b *builder) step(name string) *stepTimer {
 
 func (s *stepTimer) done() {
 	s.b.log.Info(s.name+" done", "elapsed", time.Since(s.start).Round(100*time.Millisecond))
+}
+
+// isDebian reports whether the os-release file names Debian (ID=debian).
+func isDebian(osRelease string) bool {
+	data, err := os.ReadFile(osRelease)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ID="); ok {
+			return strings.Trim(v, `"'`) == "debian"
+		}
+	}
+	return false
 }
