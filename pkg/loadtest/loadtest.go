@@ -67,7 +67,7 @@ type Input struct {
 	// LogSettle bounds how long a finished pod's result line may take to
 	// reach its log (default 20 s).
 	LogSettle time.Duration
-	Logger       *slog.Logger // default silent
+	Logger    *slog.Logger // default silent
 }
 
 // Result is a finished level.
