@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -152,14 +151,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 			log.Warn("load run cut short; reporting what was measured", "error", err)
 		}
 	}
-	line, err := json.Marshal(summary)
-	if err != nil {
-		return fmt.Errorf("failed to encode summary: %w", err)
-	}
-	if _, err := fmt.Fprintf(stdout, "%s%s\n", loadgen.ResultPrefix, line); err != nil {
-		return fmt.Errorf("failed to write result: %w", err)
-	}
-	return nil
+	return loadgen.WriteResult(stdout, summary)
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,12 +38,13 @@ func TestRunPrintsResultLine(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], loadgen.ResultPrefix) {
-		t.Fatalf("stdout must be one result line, got %q", out.String())
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !strings.HasPrefix(l, loadgen.ResultPrefix) {
+			t.Fatalf("stdout must hold result lines only, got %q", l)
+		}
 	}
-	var s loadgen.Summary
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[0], loadgen.ResultPrefix)), &s); err != nil {
+	s, err := loadgen.ReadResult(&out)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Users != 3 || s.Requests != 12 || s.ServedBy["inference-x"] != 12 || s.Model != "closed-loop" {

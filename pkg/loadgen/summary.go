@@ -144,7 +144,3 @@ func Merge(parts ...Summary) Summary {
 	out.finish()
 	return out
 }
-
-// ResultPrefix starts the one stdout line on which a load-generator pod
-// reports its Summary as JSON; pkg/loadtest looks for it in the pod logs.
-const ResultPrefix = "FLTS_LOADGEN_RESULT "

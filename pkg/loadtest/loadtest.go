@@ -1,9 +1,7 @@
 package loadtest
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -406,29 +404,7 @@ func readResult(ctx context.Context, logs logsFunc, namespace, pod string, settl
 	}
 }
 
-// ParseResult finds the last FLTS_LOADGEN_RESULT line in a pod's log and
-// decodes its summary.
+// ParseResult decodes the result lines of a load-generator pod's log.
 func ParseResult(r io.Reader) (loadgen.Summary, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20) // a summary with a long timeline is one long line
-	var last string
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, loadgen.ResultPrefix) {
-			last = line
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return loadgen.Summary{}, fmt.Errorf("failed to read log: %w", err)
-	}
-	if last == "" {
-		return loadgen.Summary{}, fmt.Errorf("no %q line in the log", strings.TrimSpace(loadgen.ResultPrefix))
-	}
-	var s loadgen.Summary
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(last, loadgen.ResultPrefix)), &s); err != nil {
-		return loadgen.Summary{}, fmt.Errorf("failed to decode %s: %w", strings.TrimSpace(loadgen.ResultPrefix), err)
-	}
-	if s.Model == "" {
-		return loadgen.Summary{}, fmt.Errorf("%s line has no model: not a load summary", strings.TrimSpace(loadgen.ResultPrefix))
-	}
-	return s, nil
+	return loadgen.ReadResult(r)
 }

@@ -40,7 +40,7 @@ func TestParseResultFromRealLog(t *testing.T) {
 		t.Errorf("counts do not add up: %d requests, %d ok, %d 429, %d failed, %d in histogram",
 			s.Requests, s.Successes, s.Throttled429, s.FailureCount(), s.Histogram.Count())
 	}
-	for _, bad := range []string{"", "just logs\n", loadgen.ResultPrefix + "{not json\n", loadgen.ResultPrefix + "{}\n"} {
+	for _, bad := range []string{"", "just logs\n", loadgen.ResultPrefix + "1/1 {not json\n", loadgen.ResultPrefix + "1/1 {}\n"} {
 		if _, err := ParseResult(strings.NewReader(bad)); err == nil {
 			t.Errorf("ParseResult(%q): want an error", bad)
 		}
