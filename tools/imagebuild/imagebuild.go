@@ -1,7 +1,6 @@
 package imagebuild
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,12 +10,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/flts/flts-e2e/tools/execx"
 )
 
 // CacheKeyLabel is the image label holding the digest of the build context.
@@ -230,17 +230,8 @@ func copyFile(src, dst string) error {
 	return nil
 }
 
-// run executes a command; its error carries the command line and output.
+// run executes a command through execx, whose error carries the command
+// line (pasteable) and its output.
 func run(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("failed to run %s %s %s: %w\n%s",
-			strings.Join(env, " "), name, strings.Join(args, " "), err, out.String())
-	}
-	return out.String(), nil
+	return (&execx.Cmd{Name: name, Args: args, Dir: dir, Env: env}).Output(ctx)
 }
