@@ -10,6 +10,8 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
+	"time"
 
 	"al.essio.dev/pkg/shellescape"
 )
@@ -27,6 +29,9 @@ type Cmd struct {
 	Stdin io.Reader
 	// Stdout, when set, receives standard output instead of it being captured.
 	Stdout io.Writer
+	// Stderr, when set, also receives standard error as it is written
+	// (a progress counter, say); the error still carries its tail.
+	Stderr io.Writer
 }
 
 // Command builds a Cmd.
@@ -82,7 +87,7 @@ func (c *Cmd) Output(ctx context.Context) (string, error) {
 	if c.Stdout != nil {
 		cmd.Stdout = io.MultiWriter(&stdout, c.Stdout)
 	}
-	cmd.Stderr = &stderr
+	cmd.Stderr = c.teeStderr(&stderr)
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), &Error{Line: c.String(), Dir: c.Dir, Output: tail(stderr.String() + stdout.String()), Err: err}
 	}
@@ -97,15 +102,32 @@ func (c *Cmd) Run(ctx context.Context) error {
 	if c.Stdout != nil {
 		cmd.Stdout = c.Stdout
 	}
-	cmd.Stderr = &out
+	cmd.Stderr = c.teeStderr(&out)
 	if err := cmd.Run(); err != nil {
 		return &Error{Line: c.String(), Dir: c.Dir, Output: tail(out.String()), Err: err}
 	}
 	return nil
 }
 
+func (c *Cmd) teeStderr(capture io.Writer) io.Writer {
+	if c.Stderr == nil {
+		return capture
+	}
+	return io.MultiWriter(capture, c.Stderr)
+}
+
+// waitDelay bounds how long Wait waits for output pipes after the process
+// group was killed: a grandchild that escaped it must not hang the caller.
+const waitDelay = 10 * time.Second
+
 func (c *Cmd) build(ctx context.Context) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
+	// The child leads a process group of its own, and cancelling kills the
+	// whole group: `go build` compilers, debootstrap's dpkg and apt's
+	// helpers die with it instead of outliving the caller.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = waitDelay
 	cmd.Dir = c.Dir
 	if len(c.Env) > 0 {
 		cmd.Env = append(cmd.Environ(), c.Env...)

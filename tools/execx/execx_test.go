@@ -3,9 +3,12 @@ package execx
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestErrorCarriesCommandLineAndOutput(t *testing.T) {
@@ -54,4 +57,51 @@ func TestTailBoundsOutput(t *testing.T) {
 	if len(got) > maxOutput+len("…") || !strings.HasSuffix(got, "END") {
 		t.Errorf("tail kept %d bytes, suffix ok=%v", len(got), strings.HasSuffix(got, "END"))
 	}
+}
+
+// A cancelled command takes its grandchildren with it: the shell's
+// background sleep holds the output pipe and would otherwise outlive Run.
+func TestCancelKillsTheProcessGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	go func() {
+		for {
+			if data, err := os.ReadFile(pidFile); err == nil && len(data) > 0 && data[len(data)-1] == '\n' {
+				close(started)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Command("sh", "-c", "sleep 300 & echo $! > "+pidFile+"; wait").Run(ctx)
+	}()
+	<-started
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("cancelled command returned no error")
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(data))
+	// SIGKILL is delivered asynchronously: give the kernel a moment, then
+	// the sleep must be gone or a zombie waiting for init.
+	state := ""
+	for range 200 {
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return
+		}
+		if fields := strings.Fields(string(stat)); len(fields) > 2 {
+			if state = fields[2]; state == "Z" || state == "X" {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("grandchild %s still running after cancel (state %s)", pid, state)
 }
