@@ -38,6 +38,7 @@ const CNIConflist = `{
 // assemble preloads images into the base's containerd and commits the node.
 func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sBin, crictlBin string, images []string) error {
 	step := b.step("assemble node image " + ref)
+	defer step.Stop()
 	name := fmt.Sprintf("flts-nodeimage-build-%d", time.Now().UnixNano())
 	if err := execx.Command("docker", "run", "-d", "--privileged", "--name", name, "--network", "none",
 		"--entrypoint", "sleep", baseRef, "infinity").Run(ctx); err != nil {
@@ -108,6 +109,6 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 	if err := b.finishImage(ctx, ref+"-commit", ref, key); err != nil {
 		return err
 	}
-	step.done()
+	step.Done()
 	return nil
 }

@@ -104,6 +104,7 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 		return ref, nil
 	}
 	step := b.step("base: debootstrap " + BaseSuite)
+	defer step.Stop()
 	if err := ensureDebootstrap(ctx); err != nil {
 		return "", err
 	}
@@ -117,8 +118,9 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 	if err := deb.Run(ctx); err != nil {
 		return "", fmt.Errorf("failed to debootstrap the base: %w", err)
 	}
-	step.done()
+	step.Done()
 	step = b.step("base: kind files and setup")
+	defer step.Stop()
 	if err := copyKindFiles(b.kindFiles, rootfs); err != nil {
 		return "", err
 	}
@@ -126,8 +128,9 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 	if err := setup.Run(ctx); err != nil {
 		return "", fmt.Errorf("failed to set up the base root file system: %w", err)
 	}
-	step.done()
+	step.Done()
 	step = b.step("base: docker import")
+	defer step.Stop()
 	tmpRef := ref + "-import"
 	imp := execx.Command("docker", "import",
 		"--change", "ENV container=docker",
@@ -139,6 +142,6 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 	if err := b.finishImage(ctx, tmpRef, ref, key); err != nil {
 		return "", err
 	}
-	step.done()
+	step.Done()
 	return ref, nil
 }

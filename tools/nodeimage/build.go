@@ -74,8 +74,50 @@ func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
 	return b, nil
 }
 
+// Lookup returns the node image for opts.K8sVersion when one built from the
+// current inputs exists, and an error naming the command that builds it
+// otherwise. It compiles nothing: the suite and the cluster check use it so
+// no build ever runs under a test's deadline.
+func Lookup(ctx context.Context, opts Options) (string, error) {
+	version, err := ValidateK8sVersion(opts.K8sVersion)
+	if err != nil {
+		return "", err
+	}
+	b, err := newBuilder(ctx, &opts)
+	if err != nil {
+		return "", err
+	}
+	key, err := b.key(version)
+	if err != nil {
+		return "", err
+	}
+	ref := Ref(version)
+	switch have := b.imageKey(ctx, ref); have {
+	case key:
+		return ref, nil
+	case "":
+		return "", fmt.Errorf("node image %s is missing: build it with `make node-image K8S_VERSION=%s` (make e2e does)", ref, version)
+	default:
+		return "", fmt.Errorf("node image %s is stale (cache key %s, sources say %s): rebuild it with `make node-image K8S_VERSION=%s`", ref, have, key, version)
+	}
+}
+
+// key is the node image's content key for version.
+func (b *builder) key(version string) (string, error) {
+	baseKey, err := b.baseKey()
+	if err != nil {
+		return "", err
+	}
+	inputs, err := nodeInputsFor(version, baseKey)
+	if err != nil {
+		return "", err
+	}
+	return b.nodeKey(inputs)
+}
+
 // Build returns a node image for opts.K8sVersion, building whatever is not
-// cached yet.
+// cached yet. It has no deadline of its own (ctx is the caller's, for
+// Ctrl-C); each step logs a heartbeat instead.
 func Build(ctx context.Context, opts Options) (string, error) {
 	version, err := ValidateK8sVersion(opts.K8sVersion)
 	if err != nil {
@@ -86,15 +128,11 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	baseKey, err := b.baseKey()
+	key, err := b.key(version)
 	if err != nil {
 		return "", err
 	}
-	inputs, err := nodeInputsFor(version, baseKey)
-	if err != nil {
-		return "", err
-	}
-	key, err := b.nodeKey(inputs)
+	inputs, err := nodeInputsFor(version, "")
 	if err != nil {
 		return "", err
 	}
@@ -104,14 +142,30 @@ func Build(ctx context.Context, opts Options) (string, error) {
 		return ref, nil
 	}
 	b.log.Info("building node image", "ref", ref, "key", key)
-	baseRef, err := b.ensureBase(ctx)
-	if err != nil {
-		return "", err
+	// debootstrap waits on the Debian mirror and dpkg while the Kubernetes
+	// compile keeps both cores busy: run them side by side.
+	type baseResult struct {
+		ref string
+		err error
 	}
+	baseCtx, cancelBase := context.WithCancel(ctx)
+	defer cancelBase()
+	baseDone := make(chan baseResult, 1)
+	go func() {
+		ref, err := b.ensureBase(baseCtx)
+		baseDone <- baseResult{ref, err}
+	}()
 	k8sBin, err := b.buildKubernetes(ctx, version)
 	if err != nil {
+		cancelBase()
+		<-baseDone
 		return "", err
 	}
+	base := <-baseDone
+	if base.err != nil {
+		return "", base.err
+	}
+	baseRef := base.ref
 	crictlBin, err := b.buildCrictl(ctx, inputs.Crictl)
 	if err != nil {
 		return "", err

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flts/flts-e2e/tools/execx"
+	"github.com/flts/flts-e2e/tools/gobuild"
 )
 
 // CrictlPackage is the crictl main package; kind's base image ships the same
@@ -50,27 +50,26 @@ func CrictlLDFlags(version string) string {
 // directory and returns the binary's path. `go install pkg@version` builds
 // it against cri-tools' own go.mod, so no wrapper module is needed.
 func (b *builder) buildCrictl(ctx context.Context, version string) (string, error) {
-	step := b.step("crictl: build " + version)
 	binDir := filepath.Join(b.opts.CacheDir, "crictl-bin", version)
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return "", fmt.Errorf("failed to create %s: %w", binDir, err)
 	}
-	cmd := &execx.Cmd{
-		Name: "go",
-		Args: []string{"install", "-trimpath", "-ldflags", CrictlLDFlags(version), CrictlPackage + "@" + version},
+	err := gobuild.Run(ctx, b.log, gobuild.Build{
+		What: "crictl " + version, Install: true,
 		// Outside any module so the repository's go.mod plays no part;
 		// GOFLAGS is cleared because -mod is not allowed with @version.
-		Dir: binDir,
-		Env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOFLAGS=", "GOBIN=" + binDir},
-	}
-	if err := cmd.Run(ctx); err != nil {
-		return "", fmt.Errorf("failed to build crictl %s: %w", version, err)
+		Dir:      binDir,
+		Env:      append([]string{"GOFLAGS=", "GOBIN=" + binDir}, gobuild.StaticEnv...),
+		Flags:    []string{"-trimpath", "-ldflags", CrictlLDFlags(version)},
+		Packages: []string{CrictlPackage + "@" + version},
+	})
+	if err != nil {
+		return "", err
 	}
 	bin := filepath.Join(binDir, "crictl")
 	if err := checkStatic(bin); err != nil {
 		return "", err
 	}
-	step.done()
 	return bin, nil
 }
 

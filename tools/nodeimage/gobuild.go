@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/flts/flts-e2e/tools/execx"
+	"github.com/flts/flts-e2e/tools/gobuild"
 )
 
 // KubernetesCommands are the k8s.io/kubernetes commands built from source.
@@ -117,9 +118,10 @@ func VersionLDFlags(version, buildDate string) (string, error) {
 }
 
 // buildKubernetes compiles the Kubernetes commands into a per-version bin
-// directory and returns it. The Go build cache makes a repeat take seconds.
+// directory and returns it. One `go build` for all of them shares the
+// package graph (each package compiles once); the Go build cache makes a
+// repeat take seconds.
 func (b *builder) buildKubernetes(ctx context.Context, version string) (string, error) {
-	step := b.step("kubernetes: compile " + version + " (minutes when cold)")
 	srcDir := filepath.Join(b.opts.CacheDir, "k8s-src", version)
 	binDir := filepath.Join(b.opts.CacheDir, "k8s-bin", version)
 	for _, d := range []string{srcDir, binDir} {
@@ -150,15 +152,17 @@ func (b *builder) buildKubernetes(ctx context.Context, version string) (string, 
 	if err != nil {
 		return "", err
 	}
-	args := []string{"build", "-trimpath", "-ldflags", ld, "-o", binDir + "/"}
+	pkgs := make([]string, 0, len(KubernetesCommands))
 	for _, c := range KubernetesCommands {
-		args = append(args, "k8s.io/kubernetes/cmd/"+c)
+		pkgs = append(pkgs, "k8s.io/kubernetes/cmd/"+c)
 	}
-	cmd := &execx.Cmd{Name: "go", Args: args, Dir: srcDir, Env: []string{"CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOOS=linux"}}
-	if err := cmd.Run(ctx); err != nil {
-		return "", fmt.Errorf("failed to compile Kubernetes %s: %w", version, err)
+	err = gobuild.Run(ctx, b.log, gobuild.Build{
+		What: "kubernetes " + version, Dir: srcDir, Env: append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...),
+		Flags: []string{"-trimpath", "-ldflags", ld, "-o", binDir + "/"}, Packages: pkgs,
+	})
+	if err != nil {
+		return "", err
 	}
-	step.done()
 	return binDir, nil
 }
 
@@ -201,15 +205,18 @@ func (b *builder) buildWrapperMain(ctx context.Context, w wrapperMain, binDir st
 	if err := writeIfChanged(filepath.Join(dir, "main.go"), w.source); err != nil {
 		return "", err
 	}
-	env := []string{"CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOOS=linux"}
+	env := append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...)
 	tidy := &execx.Cmd{Name: "go", Args: []string{"mod", "tidy"}, Dir: dir, Env: env}
 	if err := tidy.Run(ctx); err != nil {
 		return "", fmt.Errorf("failed to resolve %s: %w", w.require, err)
 	}
 	out := filepath.Join(binDir, w.name)
-	build := &execx.Cmd{Name: "go", Args: []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out, "."}, Dir: dir, Env: env}
-	if err := build.Run(ctx); err != nil {
-		return "", fmt.Errorf("failed to build %s: %w", w.name, err)
+	err := gobuild.Run(ctx, b.log, gobuild.Build{
+		What: w.name + " " + ver, Dir: dir, Env: env,
+		Flags: []string{"-trimpath", "-ldflags=-s -w", "-o", out}, Packages: []string{"."},
+	})
+	if err != nil {
+		return "", err
 	}
 	return out, nil
 }

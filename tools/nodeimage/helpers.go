@@ -10,9 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/flts/flts-e2e/tools/execx"
+	"github.com/flts/flts-e2e/tools/progress"
 )
 
 // copyKindFiles lays kind's base files into rootfs with the modes kind's
@@ -135,21 +135,9 @@ func mirrorFrom(path string) string {
 	return ""
 }
 
-// stepTimer logs the start and end of a long step with its elapsed time.
-type stepTimer struct {
-	b     *builder
-	name  string
-	start time.Time
-}
-
-func (b *builder) step(name string) *stepTimer {
-	b.log.Info(name + " ...")
-	return &stepTimer{b: b, name: name, start: time.Now()}
-}
-
-func (s *stepTimer) done() {
-	s.b.log.Info(s.name+" done", "elapsed", time.Since(s.start).Round(100*time.Millisecond))
-}
+// step starts a long step: it logs its start, a heartbeat while it runs
+// and its end with the elapsed time (progress.Step).
+func (b *builder) step(name string) *progress.Step { return progress.Start(b.log, name, 0) }
 
 // isDebian reports whether the os-release file names Debian (ID=debian).
 func isDebian(osRelease string) bool {
