@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/flts/flts-e2e/tools/execx"
+	"github.com/flts/flts-e2e/tools/imagebuild"
 )
 
 const (
@@ -303,7 +304,9 @@ func (e *Engine) ensureProbeImage(ctx context.Context) error {
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("failed to write probe tar: %w", err)
 	}
-	imp := execx.Command("docker", "import", "-", ProbeImage)
+	// Labelled like every image the project makes, so the fresh-machine
+	// check (flts-fresh) can find and remove them all.
+	imp := execx.Command("docker", "import", "--change", "LABEL "+imagebuild.CacheKeyLabel+"=engine-probe", "-", ProbeImage)
 	imp.Stdin = &buf
 	if err := imp.Run(ctx); err != nil {
 		return fmt.Errorf("failed to import probe image: %w", err)

@@ -10,21 +10,27 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/flts/flts-e2e/tools/execx"
+	"github.com/flts/flts-e2e/tools/gobuild"
 )
 
-// CacheKeyLabel is the image label holding the digest of the build context.
+// CacheKeyLabel is the image label holding the digest of the image's inputs.
 const CacheKeyLabel = "flts.cache-key"
 
 // PipelineImages are the images the Helm chart deploys, in build order
 // (third-party servers first: they take longest cold and change least).
 var PipelineImages = []string{"nats", "minio", "tracking", "preprocess", "train", "eval", "inference", "loadgen"}
+
+// SuiteImages are what the suite needs built besides the node image: the
+// pipeline and the cluster check's prober (metrics-server has a tag of its
+// own, see tools/cluster).
+var SuiteImages = append(slices.Clone(PipelineImages), "prober")
 
 // Options configures a Builder.
 type Options struct {
@@ -85,13 +91,23 @@ func (b *Builder) BuildAll(ctx context.Context, names ...string) ([]string, erro
 	return refs, nil
 }
 
-// Build builds one image and returns its reference. It skips `docker build`
-// when an image with the same cache key already exists.
+// Build builds one image and returns its reference. An image whose
+// InputKey label matches is up to date and nothing is compiled: a warm run,
+// or a run from a bundle, skips every compile.
 func (b *Builder) Build(ctx context.Context, name string) (string, error) {
 	start := time.Now()
 	srcDir := filepath.Join(b.opts.RepoRoot, "images", name)
 	if _, err := os.Stat(filepath.Join(srcDir, "Dockerfile")); err != nil {
 		return "", fmt.Errorf("failed to find images/%s/Dockerfile: %w", name, err)
+	}
+	key, err := InputKey(b.opts.RepoRoot, name)
+	if err != nil {
+		return "", err
+	}
+	ref := b.Ref(name)
+	if existing, err := b.imageLabel(ctx, ref); err == nil && existing == key {
+		b.log.Info("image up to date", "ref", ref, "elapsed", time.Since(start).Round(time.Millisecond))
+		return ref, nil
 	}
 	ctxDir := filepath.Join(b.opts.OutputDir, name)
 	if err := os.RemoveAll(ctxDir); err != nil {
@@ -106,15 +122,6 @@ func (b *Builder) Build(ctx context.Context, name string) (string, error) {
 	if err := copyFile(filepath.Join(srcDir, "Dockerfile"), filepath.Join(ctxDir, "Dockerfile")); err != nil {
 		return "", err
 	}
-	key, err := ContextKey(ctxDir)
-	if err != nil {
-		return "", err
-	}
-	ref := b.Ref(name)
-	if existing, err := b.imageLabel(ctx, ref); err == nil && existing == key {
-		b.log.Info("image up to date", "ref", ref, "elapsed", time.Since(start).Round(time.Millisecond))
-		return ref, nil
-	}
 	if _, err := run(ctx, b.opts.RepoRoot, []string{"DOCKER_BUILDKIT=0"}, "docker", "build", "-q",
 		"--label", CacheKeyLabel+"="+key, "-t", ref, ctxDir); err != nil {
 		return "", err
@@ -123,27 +130,46 @@ func (b *Builder) Build(ctx context.Context, name string) (string, error) {
 	return ref, nil
 }
 
+// Present returns an error naming the command that builds ref when the
+// engine does not have it. The suite checks with it and never builds.
+func (b *Builder) Present(ctx context.Context, names ...string) ([]string, error) {
+	refs := make([]string, 0, len(names))
+	var missing []string
+	for _, name := range names {
+		ref := b.Ref(name)
+		if _, err := b.imageLabel(ctx, ref); err != nil {
+			missing = append(missing, ref)
+		}
+		refs = append(refs, ref)
+	}
+	if len(missing) > 0 {
+		return refs, fmt.Errorf("images missing from the Docker engine: %s; build them with `make images` (make e2e does)", strings.Join(missing, ", "))
+	}
+	return refs, nil
+}
+
 // buildBinary compiles the image's static binary into ctxDir.
 func (b *Builder) buildBinary(ctx context.Context, name, srcDir, ctxDir string) error {
-	env := []string{"CGO_ENABLED=0", "GOOS=linux"}
 	if data, err := os.ReadFile(filepath.Join(srcDir, "module.txt")); err == nil {
 		pkg, err := parseModuleTxt(data)
 		if err != nil {
 			return fmt.Errorf("images/%s/module.txt: %w", name, err)
 		}
-		b.log.Info("compiling from module proxy (minutes when cold)", "image", name, "package", pkg)
 		// go install pkg@version ignores the current module and builds the
 		// server exactly as its own go.mod pins it.
-		_, err = run(ctx, b.opts.RepoRoot, append(env, "GOBIN="+ctxDir), "go", "install", "-trimpath", "-ldflags=-s -w", pkg)
-		return err
+		return gobuild.Run(ctx, b.log, gobuild.Build{
+			What: "image " + name + " (" + pkg + ")", Install: true, Dir: b.opts.RepoRoot,
+			Env: append([]string{"GOBIN=" + ctxDir}, gobuild.StaticEnv...), Flags: []string{"-trimpath", "-ldflags=-s -w"},
+			Packages: []string{pkg},
+		})
 	}
 	if _, err := os.Stat(filepath.Join(srcDir, "main.go")); err != nil {
 		return fmt.Errorf("images/%s has neither main.go nor module.txt", name)
 	}
-	b.log.Info("compiling", "image", name)
-	_, err := run(ctx, b.opts.RepoRoot, env, "go", "build", "-trimpath", "-ldflags=-s -w",
-		"-o", filepath.Join(ctxDir, name), "./images/"+name)
-	return err
+	return gobuild.Run(ctx, b.log, gobuild.Build{
+		What: "image " + name, Dir: b.opts.RepoRoot, Env: gobuild.StaticEnv,
+		Flags: []string{"-trimpath", "-ldflags=-s -w", "-o", filepath.Join(ctxDir, name)}, Packages: []string{"./images/" + name},
+	})
 }
 
 // parseModuleTxt returns the single `package@version` line of a module.txt.
@@ -165,52 +191,54 @@ func parseModuleTxt(data []byte) (string, error) {
 	return lines[0], nil
 }
 
-// BinaryName is the file name `go install` gives the binary of pkg
-// (the last path element that is not a major-version suffix).
-func BinaryName(pkg string) string {
-	pkg, _, _ = strings.Cut(pkg, "@")
-	base := path.Base(pkg)
-	if len(base) > 1 && base[0] == 'v' && strings.Trim(base[1:], "0123456789") == "" {
-		base = path.Base(path.Dir(pkg))
-	}
-	return base
-}
-
-// ContextKey digests every file (name, mode and content) under dir.
-func ContextKey(dir string) (string, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("failed to walk build context %s: %w", dir, err)
-	}
-	sort.Strings(files)
+// InputKey digests what images/<name> is built from, so an up-to-date image
+// is recognised without compiling: the image folder (Dockerfile, main.go or
+// module.txt), the Go toolchain, and for an image of this module go.mod,
+// go.sum and every non-test Go file under pkg/ (a superset of its imports).
+func InputKey(repoRoot, name string) (string, error) {
 	h := sha256.New()
-	for _, p := range files {
-		rel, _ := filepath.Rel(dir, p)
-		info, err := os.Stat(p)
-		if err != nil {
-			return "", fmt.Errorf("failed to stat %s: %w", p, err)
-		}
-		fmt.Fprintf(h, "%s\x00%o\x00", rel, info.Mode().Perm())
-		f, err := os.Open(p)
-		if err != nil {
-			return "", fmt.Errorf("failed to open %s: %w", p, err)
-		}
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return "", fmt.Errorf("failed to read %s: %w", p, err)
+	fmt.Fprintf(h, "go\x00%s\x00", runtime.Version())
+	dirs := []string{filepath.Join("images", name)}
+	if _, err := os.Stat(filepath.Join(repoRoot, "images", name, "module.txt")); err != nil {
+		dirs = append(dirs, "go.mod", "go.sum", "pkg")
+	}
+	for _, d := range dirs {
+		if err := digestTree(h, repoRoot, d); err != nil {
+			return "", err
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// digestTree adds every regular file under root/rel (name, mode, content)
+// in lexical order, skipping tests and testdata.
+func digestTree(h io.Writer, root, rel string) error {
+	return filepath.WalkDir(filepath.Join(root, rel), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("failed to read %s for the image key: %w", p, err)
+		}
+		if d.IsDir() {
+			if d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("failed to read %s for the image key: %w", p, err)
+		}
+		name, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", filepath.ToSlash(name), info.Mode().Perm(), len(data))
+		_, err = h.Write(data)
+		return err
+	})
 }
 
 func (b *Builder) imageLabel(ctx context.Context, ref string) (string, error) {

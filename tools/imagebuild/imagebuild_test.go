@@ -33,50 +33,61 @@ func TestParseModuleTxt(t *testing.T) {
 	}
 }
 
-func TestBinaryName(t *testing.T) {
-	for pkg, want := range map[string]string{
-		"github.com/nats-io/nats-server/v2@v2.15.3":             "nats-server",
-		"github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c": "minio",
-		"sigs.k8s.io/metrics-server/cmd/metrics-server@v0.8.0":  "metrics-server",
-		"example.com/tool/v10":                                  "tool",
-		"example.com/v":                                         "v",
-	} {
-		if got := BinaryName(pkg); got != want {
-			t.Errorf("BinaryName(%q) = %q, want %q", pkg, got, want)
-		}
-	}
-}
-
-func TestContextKeyChangesWithContentAndMode(t *testing.T) {
-	dir := t.TempDir()
+func TestInputKeyFollowsTheImageAndItsPackages(t *testing.T) {
+	root := t.TempDir()
 	write := func(name, body string, mode os.FileMode) {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), mode); err != nil {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("Dockerfile", "FROM scratch\n", 0o644)
-	write("app", "binary-1", 0o755)
-	k1, err := ContextKey(dir)
-	if err != nil {
-		t.Fatal(err)
+	key := func(name string) string {
+		t.Helper()
+		k, err := InputKey(root, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
 	}
-	k1again, _ := ContextKey(dir)
-	if k1 != k1again {
-		t.Fatalf("key not stable: %s vs %s", k1, k1again)
+	write("go.mod", "module example.com/m\n", 0o644)
+	write("go.sum", "", 0o644)
+	write("images/app/Dockerfile", "FROM scratch\n", 0o644)
+	write("images/app/main.go", "package main\n", 0o644)
+	write("pkg/lib/lib.go", "package lib\n", 0o644)
+	write("images/srv/Dockerfile", "FROM scratch\n", 0o644)
+	write("images/srv/module.txt", "example.com/srv@v1.0.0\n", 0o644)
+
+	app, srv := key("app"), key("srv")
+	if again := key("app"); again != app {
+		t.Fatalf("key not stable: %s vs %s", app, again)
 	}
-	write("app", "binary-2", 0o755)
-	k2, _ := ContextKey(dir)
-	if k2 == k1 {
-		t.Fatal("key did not change with content")
+	write("pkg/lib/lib_test.go", "package lib\n", 0o644)
+	write("pkg/lib/testdata/x.json", "{}", 0o644)
+	if key("app") != app {
+		t.Error("a test file or testdata changed the key")
 	}
-	write("app", "binary-2", 0o644)
-	k3, _ := ContextKey(dir)
-	if k3 == k2 {
-		t.Fatal("key did not change with mode")
+	write("pkg/lib/lib.go", "package lib // changed\n", 0o644)
+	app2 := key("app")
+	if app2 == app {
+		t.Error("a change under pkg/ did not change the key of an image of this module")
+	}
+	if key("srv") != srv {
+		t.Error("a change under pkg/ changed the key of a module.txt image")
+	}
+	write("images/app/main.go", "package main\n", 0o755)
+	if key("app") == app2 {
+		t.Error("a mode change did not change the key")
+	}
+	write("images/srv/module.txt", "example.com/srv@v1.0.1\n", 0o644)
+	if key("srv") == srv {
+		t.Error("a new module.txt version did not change the key")
 	}
 }
 
