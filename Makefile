@@ -12,6 +12,10 @@ CLUSTER_NAME      ?= flts-e2e
 ARTIFACTS         ?= $(CURDIR)/_artifacts
 GINKGO_ARGS       ?=
 E2E_TIMEOUT       ?= 80m
+# The cluster check creates the cluster and waits for it (no builds).
+CLUSTER_CHECK_TIMEOUT ?= 15m
+E2E_BUNDLE        ?=
+BUNDLE            ?= $(CURDIR)/_output/flts-images.tar
 USERS             ?= 200
 DURATION          ?= 60s
 IMAGE_TAG         ?= e2e
@@ -51,9 +55,40 @@ helm-lint: $(BIN)/helm ## helm lint the chart with every values file.
 actionlint: ## Lint the GitHub Actions workflows.
 	$(GO) tool actionlint
 
+# Each step of `make e2e` appends "stage<TAB>seconds<TAB>exit status" to
+# $(STAGES); `make e2e` and `make e2e-fresh` print the table at the end.
+STAGES := $(ARTIFACTS)/stage-times.tsv
+# $(call timed,NAME,COMMAND) runs COMMAND, prints a heartbeat line every
+# 30 s while it runs (whatever COMMAND prints itself, a terminal is never
+# silent longer than that) and records its time as NAME.
+timed = start=$$(date +%s); rc=0; \
+	( while sleep 30; do echo "[make] $(1): running for $$(( $$(date +%s) - start ))s"; done ) & beat=$$!; \
+	{ $(2); } || rc=$$?; kill $$beat 2>/dev/null; wait $$beat 2>/dev/null; \
+	mkdir -p $(ARTIFACTS); printf '%s\t%s\t%s\n' '$(1)' $$(( $$(date +%s) - start )) $$rc >> $(STAGES); exit $$rc
+
+# Builds are prerequisites of e2e and run before any test, with no deadline
+# of their own (each long step logs a heartbeat); the tests' timeouts cover
+# cluster behaviour only. Order matters: .NOTPARALLEL keeps it under -j.
+.NOTPARALLEL:
+
 .PHONY: e2e
-e2e: ## Cluster integration check, then the whole Ginkgo suite (GINKGO_ARGS='--focus=HPA' for one area).
-	@mkdir -p $(ARTIFACTS)
+e2e: e2e-start engine $(if $(E2E_BUNDLE),bundle-load) node-image images e2e-compile e2e-run ## Build everything, then the cluster check and the whole suite (GINKGO_ARGS='--focus=HPA' for one area).
+	@awk -F'\t' 'BEGIN { print "stage times:" } { t += $$2; printf "  %-14s %5ds  %s\n", $$1, $$2, ($$3 == 0 ? "ok" : "exit " $$3) } \
+		END { printf "  %-14s %5ds\n", "total", t }' $(STAGES)
+
+.PHONY: e2e-start
+e2e-start:
+	@mkdir -p $(ARTIFACTS); rm -f $(STAGES)
+
+.PHONY: e2e-compile
+e2e-compile:
+	@# Helm, Ginkgo and the test binaries of the check and the suite, compiled
+	@# before any test deadline starts (go test and ginkgo then only link).
+	@$(call timed,compile suite,$(MAKE) --no-print-directory $(BIN)/helm && $(GO) test -c -o /dev/null -tags clusterintegration ./tools/cluster \
+		&& $(GO) test -c -o /dev/null ./e2e && $(GINKGO) version)
+
+.PHONY: e2e-run
+e2e-run:
 	@# The cluster integration check creates a fresh cluster (or reuses one with
 	@# E2E_REUSE_CLUSTER=1) and checks it: node Ready, DNS from a pod, NodePort
 	@# from the host over both pods, metrics API. The suite then reuses it and
@@ -62,14 +97,18 @@ e2e: ## Cluster integration check, then the whole Ginkgo suite (GINKGO_ARGS='--f
 	@set -e; \
 	cleanup() { if [ "$${E2E_KEEP_CLUSTER:-0}" != 1 ]; then $(GO) run ./tools/cmd/flts-cluster down; fi; }; \
 	trap 'cleanup; exit 130' INT TERM; \
-	$(GO) test -count=1 -v -timeout=45m -tags clusterintegration -run TestClusterIntegration ./tools/cluster \
+	( $(call timed,cluster check,$(GO) test -count=1 -v -timeout=$(CLUSTER_CHECK_TIMEOUT) -tags clusterintegration -run TestClusterIntegration ./tools/cluster) ) \
 		|| { cleanup; exit 1; }; \
-	E2E_REUSE_CLUSTER=1 $(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e
+	$(call timed,suite,E2E_REUSE_CLUSTER=1 $(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e)
 
 .PHONY: e2e-suite
-e2e-suite: ## The Ginkgo suite alone (it brings up its own cluster).
+e2e-suite: ## The Ginkgo suite alone (images built; it brings up its own cluster).
 	@mkdir -p $(ARTIFACTS)
 	$(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e
+
+.PHONY: e2e-fresh
+e2e-fresh: ## make e2e as on a fresh machine: fresh clone, empty Go caches, the project's images removed; prints each stage's time.
+	$(GO) run ./tools/cmd/flts-fresh $(if $(FRESH_KEEP),--keep) -- $(FRESH_ARGS)
 
 .PHONY: bench
 bench: ## Training and inference benchmarks (figures for the notes).
@@ -82,17 +121,37 @@ test-integration: $(BIN)/minio ## The object-store adapter against a real MinIO 
 
 ##@ Cluster and images
 
+.PHONY: engine
+engine: ## Start (installing it if missing) a Docker engine able to run kind's privileged nodes.
+	@$(call timed,engine,$(GO) run ./tools/cmd/flts-cluster engine)
+
+.PHONY: node-image
+node-image: engine ## Build the offline kind node image for K8S_VERSION (cached by content key; ~15 min cold).
+ifeq ($(KIND_NODE_IMAGE),)
+	@$(call timed,node image,$(GO) run ./tools/cmd/flts-cluster node-image)
+else
+	@echo "KIND_NODE_IMAGE=$(KIND_NODE_IMAGE): no node image to build"
+endif
+
+.PHONY: images
+images: engine ## Build the pipeline, prober and metrics-server images (cached by their inputs).
+	@$(call timed,images,$(GO) run ./tools/cmd/flts-images && $(GO) run ./tools/cmd/flts-images --tag v0.8.0 metrics-server)
+
+.PHONY: bundle
+bundle: node-image images ## Write every image the suite needs to BUNDLE (default _output/flts-images.tar) for an air-gapped machine.
+	$(GO) run ./tools/cmd/flts-images save $(BUNDLE)
+
+.PHONY: bundle-load
+bundle-load: engine
+	@$(call timed,bundle load,$(GO) run ./tools/cmd/flts-images load $(E2E_BUNDLE))
+
 .PHONY: cluster
-cluster: ## Create (or with E2E_REUSE_CLUSTER=1 reuse) the kind cluster with metrics-server.
+cluster: engine node-image images ## Create (or with E2E_REUSE_CLUSTER=1 reuse) the kind cluster with metrics-server.
 	$(GO) run ./tools/cmd/flts-cluster up
 
 .PHONY: cluster-down
 cluster-down: ## Delete the kind cluster.
 	$(GO) run ./tools/cmd/flts-cluster down
-
-.PHONY: images
-images: ## Build the pipeline images.
-	$(GO) run ./tools/cmd/flts-images
 
 .PHONY: loadtest
 loadtest: ## One load level against a running cluster: make loadtest USERS=400 DURATION=90s

@@ -78,13 +78,15 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	env.inference = framework.NewInferenceClient(fmt.Sprintf("http://127.0.0.1:%d", cfg.NodePort))
 
-	By("building the pipeline images and loading them into the node")
+	// The images are built before the suite (`make images`): nothing is
+	// compiled under the suite's deadline.
+	By("loading the pipeline images into the node")
 	imgCtx, cancelImg := context.WithTimeout(ctx, ImagesTimeout)
 	defer cancelImg()
 	env.images, err = imagebuild.New(imagebuild.Options{RepoRoot: repoRoot, Tag: cfg.ImageTag, Logger: log})
 	Expect(err).NotTo(HaveOccurred())
-	refs, err := env.images.BuildAll(imgCtx, imagebuild.PipelineImages...)
-	Expect(err).NotTo(HaveOccurred(), "image build failed")
+	refs, err := env.images.Present(imgCtx, imagebuild.PipelineImages...)
+	Expect(err).NotTo(HaveOccurred(), "pipeline images missing")
 	Expect(c.LoadImages(imgCtx, refs...)).To(Succeed(), "loading images into the node failed")
 
 	By("installing the flts Helm chart with values-e2e.yaml")

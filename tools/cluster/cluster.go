@@ -20,6 +20,7 @@ import (
 	"github.com/flts/flts-e2e/tools/imagebuild"
 	"github.com/flts/flts-e2e/tools/netguard"
 	"github.com/flts/flts-e2e/tools/nodeimage"
+	"github.com/flts/flts-e2e/tools/progress"
 )
 
 const (
@@ -29,8 +30,10 @@ const (
 	DefaultConfigPath = "fixtures/kind/cluster.yaml"
 	// MetricsServerManifest holds the metrics-server objects, relative to the root.
 	MetricsServerManifest = "fixtures/metrics-server/components.yaml"
+	// MetricsServerTag tags images/metrics-server as the manifest names it.
+	MetricsServerTag = "v0.8.0"
 	// MetricsServerImage is the image the manifest names.
-	MetricsServerImage = "flts.local/metrics-server:v0.8.0"
+	MetricsServerImage = "flts.local/metrics-server:" + MetricsServerTag
 )
 
 // Options configures Up.
@@ -107,11 +110,10 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// stage logs a stage start and returns a func logging its end.
-func stage(log *slog.Logger, name string) func() {
-	start := time.Now()
-	log.Info("stage " + name + " ...")
-	return func() { log.Info("stage "+name+" done", "elapsed", time.Since(start).Round(100*time.Millisecond)) }
+// stage logs a stage's start, a heartbeat while it runs (installing the
+// engine or deleting a cluster can take a minute) and, on Done, its end.
+func stage(log *slog.Logger, name string) *progress.Step {
+	return progress.Start(log, "stage "+name, 0)
 }
 
 // Up brings the cluster up and waits until it is usable.
@@ -135,13 +137,15 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 
 	done := stage(log, "engine")
+	defer done.Stop()
 	eng, err := engine.Ensure(ctx, engine.Options{StateDir: opts.StateDir, RepoRoot: opts.RepoRoot, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	done()
+	done.Done()
 
 	done = stage(log, "network guard")
+	defer done.Stop()
 	guard := netguard.New(log)
 	subnet, err := guard.EnsureNetwork(ctx, netguard.DefaultSubnet)
 	if err != nil {
@@ -150,31 +154,24 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := guard.Ensure(ctx, subnet); err != nil {
 		return nil, err
 	}
-	done()
+	done.Done()
 
+	// Images are built before any cluster step (`make node-image images`),
+	// never here: Up runs under the caller's deadline, a cold build must not.
 	image := opts.NodeImage
 	if image == "" {
-		done = stage(log, "node image")
-		image, err = nodeimage.Build(ctx, nodeimage.Options{K8sVersion: opts.K8sVersion, RepoRoot: opts.RepoRoot, Logger: log})
+		image, err = nodeimage.Lookup(ctx, nodeimage.Options{K8sVersion: opts.K8sVersion, RepoRoot: opts.RepoRoot, Logger: log})
 		if err != nil {
 			return nil, err
 		}
-		done()
 	}
-
-	done = stage(log, "metrics-server image")
-	msBuilder, err := imagebuild.New(imagebuild.Options{RepoRoot: opts.RepoRoot, Tag: "v0.8.0", Logger: log})
+	msBuilder, err := imagebuild.New(imagebuild.Options{RepoRoot: opts.RepoRoot, Tag: MetricsServerTag, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	msRef, err := msBuilder.Build(ctx, "metrics-server")
-	if err != nil {
-		return nil, fmt.Errorf("failed to build the metrics-server image: %w", err)
+	if _, err := msBuilder.Present(ctx, "metrics-server"); err != nil {
+		return nil, err
 	}
-	if msRef != MetricsServerImage {
-		return nil, fmt.Errorf("metrics-server image is %s, the manifest names %s", msRef, MetricsServerImage)
-	}
-	done()
 
 	c := &Cluster{Name: opts.Name, NodeImage: image, Engine: eng, Subnet: subnet, kubeconfig: opts.KubeconfigPath,
 		provider: newProvider(log), log: log, repoRoot: opts.RepoRoot}
@@ -196,10 +193,11 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 		if !reused {
 			done = stage(log, "delete leftover cluster "+opts.Name)
+			defer done.Stop()
 			if err := c.provider.Delete(opts.Name, opts.KubeconfigPath); err != nil {
 				return nil, fmt.Errorf("failed to delete leftover cluster %s: %w", opts.Name, err)
 			}
-			done()
+			done.Done()
 		}
 	}
 	if !reused {
@@ -207,6 +205,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 		done = stage(log, "kind create cluster")
+		defer done.Stop()
 		err := c.provider.Create(opts.Name,
 			kindcluster.CreateWithConfigFile(opts.ConfigPath),
 			kindcluster.CreateWithNodeImage(image),
@@ -216,14 +215,15 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("failed to create kind cluster %s with image %s: %w", opts.Name, image, err)
 		}
-		done()
+		done.Done()
 	}
 
 	done = stage(log, "load metrics-server image")
+	defer done.Stop()
 	if err := c.LoadImages(ctx, MetricsServerImage); err != nil {
 		return nil, err
 	}
-	done()
+	done.Done()
 	if err := c.waitCore(ctx); err != nil {
 		return nil, err
 	}

@@ -23,24 +23,46 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/flts/flts-e2e/pkg/loadtest"
-	"github.com/flts/flts-e2e/tools/execx"
+	"github.com/flts/flts-e2e/tools/imagebuild"
 )
 
-// proberImage is built here from testdata/prober: no registry is involved.
-const proberImage = "flts.local/cluster-prober:test"
+// diagnosticsGrace is kept from `go test -timeout` so that, when the check
+// runs out of time, its own context ends first and the cluster's logs are
+// still exported before the test binary is killed.
+const diagnosticsGrace = 2 * time.Minute
 
-// TestClusterIntegration needs a machine able to run kind. It creates a
+// TestClusterIntegration needs a machine able to run kind, with the node,
+// metrics-server and prober images already built (`make e2e` builds them
+// first; nothing is compiled under this test's deadline). It creates a
 // fresh cluster (deleting a leftover of the same name), or with
-// E2E_REUSE_CLUSTER=1 reuses a healthy one; `make e2e` runs it first and
-// leaves the cluster to the Ginkgo suite.
+// E2E_REUSE_CLUSTER=1 reuses a healthy one, and leaves the cluster to the
+// Ginkgo suite. Its one overall bound is `go test -timeout`; each wait has
+// the budget of what it waits for.
 func TestClusterIntegration(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
+	ctx := t.Context()
+	if deadline, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-diagnosticsGrace))
+		defer cancel()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	root, err := FindRepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	tag := os.Getenv("IMAGE_TAG")
+	if tag == "" {
+		tag = "e2e"
+	}
+	images, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: tag, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probers, err := images.Present(ctx, "prober")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proberImage := probers[0]
 	c, err := Up(ctx, Options{Name: os.Getenv("CLUSTER_NAME"), Reuse: os.Getenv("E2E_REUSE_CLUSTER") == "1", NodeImage: os.Getenv("KIND_NODE_IMAGE"),
 		K8sVersion: os.Getenv("K8S_VERSION"), RepoRoot: root, Logger: log})
 	if err != nil {
@@ -48,7 +70,11 @@ func TestClusterIntegration(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			dir := filepath.Join(root, "_artifacts", "cluster-integration-logs")
+			artifacts := os.Getenv("ARTIFACTS")
+			if artifacts == "" {
+				artifacts = filepath.Join(root, "_artifacts")
+			}
+			dir := filepath.Join(artifacts, "cluster-integration-logs")
 			if err := c.ExportLogs(context.Background(), dir); err != nil {
 				t.Logf("export logs: %v", err)
 			} else {
@@ -71,7 +97,6 @@ func TestClusterIntegration(t *testing.T) {
 		}
 	})
 
-	buildProber(ctx, t, root)
 	if err := c.LoadImages(ctx, proberImage); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +143,7 @@ func TestClusterIntegration(t *testing.T) {
 	})
 
 	t.Run("NodePort 30080 answers from both pods", func(t *testing.T) {
-		deployEcho(ctx, t, cs, ns)
+		deployEcho(ctx, t, cs, ns, proberImage)
 		seen := map[string]int{}
 		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 		for i := 0; i < 60 && len(seen) < 2; i++ {
@@ -164,25 +189,7 @@ func TestClusterIntegration(t *testing.T) {
 	})
 }
 
-func buildProber(ctx context.Context, t *testing.T, root string) {
-	t.Helper()
-	dir := t.TempDir()
-	build := &execx.Cmd{Name: "go", Args: []string{"build", "-trimpath", "-o", filepath.Join(dir, "prober"), "./tools/cluster/testdata/prober"},
-		Dir: root, Env: []string{"CGO_ENABLED=0"}}
-	if err := build.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	df := "FROM scratch\nCOPY prober /prober\nENTRYPOINT [\"/prober\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	img := &execx.Cmd{Name: "docker", Args: []string{"build", "-q", "-t", proberImage, dir}, Env: []string{"DOCKER_BUILDKIT=0"}}
-	if err := img.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func deployEcho(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, ns string) {
+func deployEcho(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, ns, proberImage string) {
 	t.Helper()
 	replicas := int32(2)
 	labels := map[string]string{"app": "echo"}

@@ -81,6 +81,7 @@ func (c *Cluster) waitCore(ctx context.Context) error {
 		return err
 	}
 	done := stage(c.log, "node Ready")
+	defer done.Stop()
 	err = poll(ctx, nodeReadyTimeout, "node Ready", func(ctx context.Context) (bool, string, error) {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -99,9 +100,10 @@ func (c *Cluster) waitCore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done()
+	done.Done()
 
 	done = stage(c.log, "CoreDNS Ready")
+	defer done.Stop()
 	err = poll(ctx, corednsTimeout, "CoreDNS Ready", func(ctx context.Context) (bool, string, error) {
 		d, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
 		if err != nil {
@@ -119,7 +121,7 @@ func (c *Cluster) waitCore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done()
+	done.Done()
 	return nil
 }
 
@@ -139,6 +141,7 @@ func (c *Cluster) waitMetrics(ctx context.Context) error {
 	}
 	apiServices := schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
 	done := stage(c.log, "metrics API Available")
+	defer done.Stop()
 	err = poll(ctx, metricsAPITimeout, "APIService "+metricsAPIService+" Available", func(ctx context.Context) (bool, string, error) {
 		u, err := dyn.Resource(apiServices).Get(ctx, metricsAPIService, metav1.GetOptions{})
 		if err != nil {
@@ -159,9 +162,10 @@ func (c *Cluster) waitMetrics(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done()
+	done.Done()
 
 	done = stage(c.log, "node metrics")
+	defer done.Stop()
 	err = poll(ctx, metricsAPITimeout, "node metrics", func(ctx context.Context) (bool, string, error) {
 		raw, err := cs.RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes").DoRaw(ctx)
 		if err != nil {
@@ -179,7 +183,7 @@ func (c *Cluster) waitMetrics(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done()
+	done.Done()
 	return nil
 }
 

@@ -1,59 +1,174 @@
-// Command flts-images builds the pipeline's container images from images/.
+// Command flts-images builds the suite's container images from images/ and
+// carries them to another machine.
 //
-//	go run ./tools/cmd/flts-images [--tag e2e] [--registry flts.local] [name ...]
+//	flts-images [--tag e2e] [--registry flts.local] [name ...]   build (default: the suite's images)
+//	flts-images save [--k8s-version V] FILE                      write every image the suite needs, node image included, to FILE
+//	flts-images load FILE                                        load a bundle written by save
+//
+// Images keep their content-key labels in a bundle, so after `load` the
+// builders find them up to date and compile nothing; an input that changed
+// since the bundle was written still rebuilds.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
+	"github.com/flts/flts-e2e/tools/cluster"
+	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/imagebuild"
+	"github.com/flts/flts-e2e/tools/nodeimage"
+	"github.com/flts/flts-e2e/tools/progress"
 )
 
+// errUsage marks bad command lines (exit status 2).
+var errUsage = errors.New("bad usage")
+
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "flts-images: %v\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "flts-images: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	root, err := cluster.FindRepoRoot()
+	if err != nil {
+		return err
+	}
+	if len(args) > 0 {
+		switch args[0] {
+		case "save":
+			return save(ctx, log, root, args[1:], stderr)
+		case "load":
+			return load(ctx, log, args[1:])
+		}
+	}
 	fs := flag.NewFlagSet("flts-images", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	tag := fs.String("tag", envOr("IMAGE_TAG", "e2e"), "image tag (env IMAGE_TAG)")
 	registry := fs.String("registry", envOr("IMAGE_REGISTRY", "flts.local"), "image registry prefix (env IMAGE_REGISTRY)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...]\n\nBuilds images/<name> for each name (default: %v).\n\n", imagebuild.PipelineImages)
+		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v).\n\n", imagebuild.SuiteImages)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(2)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	names := fs.Args()
 	if len(names) == 0 {
-		names = imagebuild.PipelineImages
+		names = imagebuild.SuiteImages
 	}
-	root, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "flts-images:", err)
-		os.Exit(1)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	b, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Registry: *registry, Tag: *tag, Logger: log})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "flts-images:", err)
-		os.Exit(2)
+		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	start := time.Now()
+	step := progress.Start(log, fmt.Sprintf("images (%d)", len(names)), 0)
+	defer step.Stop()
 	refs, err := b.BuildAll(ctx, names...)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "flts-images:", err)
-		os.Exit(1)
+		return err
 	}
+	step.Done()
 	for _, r := range refs {
-		fmt.Println(r)
+		fmt.Fprintln(stdout, r)
 	}
-	log.Info("all images ready", "count", len(refs), "elapsed", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// bundleRefs lists every image the suite needs, checking each is present
+// and, for the node image, up to date with its sources.
+func bundleRefs(ctx context.Context, log *slog.Logger, root, version string) ([]string, error) {
+	node, err := nodeimage.Lookup(ctx, nodeimage.Options{K8sVersion: version, RepoRoot: root, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	suite, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: envOr("IMAGE_TAG", "e2e"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	refs, err := suite.Present(ctx, imagebuild.SuiteImages...)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: cluster.MetricsServerTag, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	msRefs, err := ms.Present(ctx, "metrics-server")
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]string{node}, refs...), msRefs...), nil
+}
+
+func save(ctx context.Context, log *slog.Logger, root string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("save", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	version := fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version of the node image (env K8S_VERSION)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: save needs exactly one FILE", errUsage)
+	}
+	file := fs.Arg(0)
+	refs, err := bundleRefs(ctx, log, root, *version)
+	if err != nil {
+		return err
+	}
+	// docker save writes in place: a half-written bundle must never look
+	// complete, so write beside it and rename.
+	tmp := file + ".partial"
+	step := progress.Start(log, fmt.Sprintf("save %d images to %s", len(refs), file), 0)
+	defer step.Stop()
+	if err := execx.Command("docker", append([]string{"save", "-o", tmp}, refs...)...).Run(ctx); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("failed to save the bundle: %w", err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return fmt.Errorf("failed to finish the bundle: %w", err)
+	}
+	step.Done()
+	return nil
+}
+
+func load(ctx context.Context, log *slog.Logger, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%w: load needs exactly one FILE", errUsage)
+	}
+	if _, err := os.Stat(args[0]); err != nil {
+		return fmt.Errorf("%w: bundle %v", errUsage, err)
+	}
+	step := progress.Start(log, "load bundle "+args[0], 0)
+	defer step.Stop()
+	out, err := execx.Command("docker", "load", "-i", args[0]).Output(ctx)
+	if err != nil {
+		return fmt.Errorf("failed to load the bundle: %w", err)
+	}
+	step.Done()
+	log.Info("bundle loaded", "images", out)
+	return nil
 }
 
 func envOr(key, def string) string {
