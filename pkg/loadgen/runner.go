@@ -408,9 +408,11 @@ func (r *recorder) record(at time.Time, latency time.Duration, o outcome) {
 		sec.Throttled++
 	default:
 		r.s.Successes++
-	}
-	if o.servedBy != "" {
-		r.s.ServedBy[o.servedBy]++
+		// Only a successful answer counts as served: a pod that throttles
+		// or fails everything still sets X-Served-By, but serves nothing.
+		if o.servedBy != "" {
+			r.s.ServedBy[o.servedBy]++
+		}
 	}
 }
 

@@ -41,10 +41,13 @@ func TestRunCountsOutcomesAndServedBy(t *testing.T) {
 		i := n
 		n++
 		pod := fmt.Sprintf("inference-%d", i%3)
-		served[pod]++
+		status := []int{200, 429, 503, 400}[i%4]
+		if status == http.StatusOK {
+			served[pod]++
+		}
 		mu.Unlock()
 		w.Header().Set("X-Served-By", pod)
-		w.WriteHeader([]int{200, 429, 503, 400}[i%4])
+		w.WriteHeader(status)
 	}))
 	defer srv.Close()
 
@@ -60,9 +63,13 @@ func TestRunCountsOutcomesAndServedBy(t *testing.T) {
 	if s.Successes != 10 || s.Throttled429 != 10 || s.Failures["http_5xx:503"] != 10 || s.Failures["http_4xx:400"] != 10 || s.FailureCount() != 20 {
 		t.Errorf("successes %d, 429 %d, failures %v", s.Successes, s.Throttled429, s.Failures)
 	}
+	// 429s and failures carry X-Served-By too, but only 200s count.
+	if len(s.ServedBy) != len(served) {
+		t.Errorf("ServedBy = %v, server's 200s by pod %v", s.ServedBy, served)
+	}
 	for pod, c := range served {
 		if s.ServedBy[pod] != c {
-			t.Errorf("ServedBy[%s] = %d, server counted %d", pod, s.ServedBy[pod], c)
+			t.Errorf("ServedBy[%s] = %d, server answered 200 %d times", pod, s.ServedBy[pod], c)
 		}
 	}
 	if s.Model != "closed-loop" || s.Users != 3 || s.Histogram.Count() != 40 {

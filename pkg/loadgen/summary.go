@@ -37,7 +37,8 @@ type Summary struct {
 	// Throttled429 counts 429 "server busy" answers: the server's
 	// back-pressure working as designed, so they are not failures.
 	Throttled429 int `json:"throttled_429"`
-	// ServedBy counts answers per pod, from the X-Served-By header.
+	// ServedBy counts successful (2xx) answers per pod, from the
+	// X-Served-By header; 429s and failures are not "served".
 	ServedBy map[string]int `json:"served_by"`
 
 	Histogram Histogram `json:"histogram"`
