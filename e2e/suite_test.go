@@ -34,7 +34,12 @@ type suiteEnv struct {
 	inference *framework.InferenceClient
 	images    *imagebuild.Builder
 	helm      *framework.Helm
-	failed    bool
+	// failed is set by any failed spec; setUp once BeforeSuite finished.
+	// A BeforeSuite that failed part-way (Helm, pipeline, rollout) leaves
+	// setUp false, and the teardown saves diagnostics for it too: neither
+	// ReportAfterEach nor CurrentSpecReport sees that failure.
+	failed bool
+	setUp  bool
 }
 
 var env *suiteEnv
@@ -114,6 +119,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Client: env.clientset, Namespace: cfg.Namespace, Name: "inference", MinReady: 2,
 		Timeout: RolloutTimeout, Poll: Poll,
 	})
+	env.setUp = true
 }, NodeTimeout(ClusterUpTimeout+ImagesTimeout+HelmTimeout+PipelineTimeout+RolloutTimeout))
 
 // teardownCluster saves diagnostics when anything failed, then deletes the
@@ -122,7 +128,7 @@ func teardownCluster(ctx SpecContext) {
 	if env == nil || env.cluster == nil {
 		return
 	}
-	if env.failed || CurrentSpecReport().Failed() {
+	if env.failed || !env.setUp || CurrentSpecReport().Failed() {
 		dir := filepath.Join(env.cfg.ArtifactsDir, "diagnostics")
 		env.log.Info("saving diagnostics", "dir", dir)
 		if env.clientset != nil {
