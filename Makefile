@@ -27,6 +27,8 @@ GO      ?= go
 GINKGO  := $(GO) tool ginkgo
 BIN     := $(CURDIR)/_output/bin
 PKGS    := ./pkg/... ./tools/... ./fixtures/... ./images/... ./e2e/framework/...
+FLTS_CLUSTER := $(BIN)/flts-cluster
+FLTS_IMAGES  := $(BIN)/flts-images
 
 .PHONY: help
 help: ## Show the targets.
@@ -72,12 +74,12 @@ timed = start=$$(date +%s); rc=0; \
 .NOTPARALLEL:
 
 .PHONY: e2e
-e2e: e2e-start engine $(if $(E2E_BUNDLE),bundle-load) node-image images e2e-compile e2e-run ## Build everything, then the cluster check and the whole suite (GINKGO_ARGS='--focus=HPA' for one area).
+e2e: e2e-start tools engine $(if $(E2E_BUNDLE),bundle-load) node-image images e2e-compile e2e-run ## Build everything, then the cluster check and the whole suite (GINKGO_ARGS='--focus=HPA' for one area).
 	@awk -F'\t' 'BEGIN { print "stage times:" } { t += $$2; printf "  %-14s %5ds  %s\n", $$1, $$2, ($$3 == 0 ? "ok" : "exit " $$3) } \
 		END { printf "  %-14s %5ds\n", "total", t }' $(STAGES)
 
 .PHONY: e2e-start
-e2e-start:
+e2e-start: # resets the stage table
 	@mkdir -p $(ARTIFACTS); rm -f $(STAGES)
 
 .PHONY: e2e-compile
@@ -95,7 +97,7 @@ e2e-run:
 	@# deletes it at the end; Ctrl-C or a failed check removes it too, unless
 	@# E2E_KEEP_CLUSTER=1.
 	@set -e; \
-	cleanup() { if [ "$${E2E_KEEP_CLUSTER:-0}" != 1 ]; then $(GO) run ./tools/cmd/flts-cluster down; fi; }; \
+	cleanup() { if [ "$${E2E_KEEP_CLUSTER:-0}" != 1 ]; then $(FLTS_CLUSTER) down; fi; }; \
 	trap 'cleanup; exit 130' INT TERM; \
 	( $(call timed,cluster check,$(GO) test -count=1 -v -timeout=$(CLUSTER_CHECK_TIMEOUT) -tags clusterintegration -run TestClusterIntegration ./tools/cluster) ) \
 		|| { cleanup; exit 1; }; \
@@ -121,37 +123,41 @@ test-integration: $(BIN)/minio ## The object-store adapter against a real MinIO 
 
 ##@ Cluster and images
 
+.PHONY: tools
+tools: ## Build the project's CLIs (flts-cluster, flts-images) into _output/bin.
+	@$(call timed,tools,$(GO) build -v -o $(BIN)/ ./tools/cmd/flts-cluster ./tools/cmd/flts-images)
+
 .PHONY: engine
-engine: ## Start (installing it if missing) a Docker engine able to run kind's privileged nodes.
-	@$(call timed,engine,$(GO) run ./tools/cmd/flts-cluster engine)
+engine: tools ## Start (installing it if missing) a Docker engine able to run kind's privileged nodes.
+	@$(call timed,engine,$(FLTS_CLUSTER) engine)
 
 .PHONY: node-image
 node-image: engine ## Build the offline kind node image for K8S_VERSION (cached by content key; ~15 min cold).
 ifeq ($(KIND_NODE_IMAGE),)
-	@$(call timed,node image,$(GO) run ./tools/cmd/flts-cluster node-image)
+	@$(call timed,node image,$(FLTS_CLUSTER) node-image)
 else
 	@echo "KIND_NODE_IMAGE=$(KIND_NODE_IMAGE): no node image to build"
 endif
 
 .PHONY: images
-images: engine ## Build the pipeline, prober and metrics-server images (cached by their inputs).
-	@$(call timed,images,$(GO) run ./tools/cmd/flts-images && $(GO) run ./tools/cmd/flts-images --tag v0.8.0 metrics-server)
+images: tools engine ## Build the pipeline, prober and metrics-server images (cached by their inputs).
+	@$(call timed,images,$(FLTS_IMAGES) && $(FLTS_IMAGES) --tag v0.8.0 metrics-server)
 
 .PHONY: bundle
-bundle: node-image images ## Write every image the suite needs to BUNDLE (default _output/flts-images.tar) for an air-gapped machine.
-	$(GO) run ./tools/cmd/flts-images save $(BUNDLE)
+bundle: tools node-image images ## Write every image the suite needs to BUNDLE (default _output/flts-images.tar) for an air-gapped machine.
+	$(FLTS_IMAGES) save $(BUNDLE)
 
 .PHONY: bundle-load
-bundle-load: engine
-	@$(call timed,bundle load,$(GO) run ./tools/cmd/flts-images load $(E2E_BUNDLE))
+bundle-load: tools engine
+	@$(call timed,bundle load,$(FLTS_IMAGES) load $(E2E_BUNDLE))
 
 .PHONY: cluster
 cluster: engine node-image images ## Create (or with E2E_REUSE_CLUSTER=1 reuse) the kind cluster with metrics-server.
-	$(GO) run ./tools/cmd/flts-cluster up
+	$(FLTS_CLUSTER) up
 
 .PHONY: cluster-down
-cluster-down: ## Delete the kind cluster.
-	$(GO) run ./tools/cmd/flts-cluster down
+cluster-down: tools ## Delete the kind cluster.
+	$(FLTS_CLUSTER) down
 
 .PHONY: loadtest
 loadtest: ## One load level against a running cluster: make loadtest USERS=400 DURATION=90s
