@@ -6,10 +6,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/flts/flts-e2e/e2e/framework"
 	"github.com/flts/flts-e2e/pkg/dataset"
-	"github.com/flts/flts-e2e/pkg/loadtest"
 	"github.com/flts/flts-e2e/pkg/model"
 	"github.com/flts/flts-e2e/pkg/score"
 )
@@ -21,17 +21,23 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 		runs := finishedRunsByType(ctx, tc, promo.ConfigHash)
 		Expect(runs).To(HaveLen(len(model.Types)), "one finished run per model type")
 
-		bestID, bestScore := "", math.Inf(1)
+		// Lowest score wins; a tie goes to the newer run, then the larger
+		// run id: the order eval sorts its candidates in.
+		bestID, bestScore, bestStart := "", math.Inf(1), int64(0)
 		for _, typ := range model.Types {
 			r := runs[typ]
-			rmse, _ := r.Metric("rmse")
-			mae, _ := r.Metric("mae")
-			mse, _ := r.Metric("mse")
-			s := score.Score(score.Metrics{RMSE: rmse, MAE: mae, MSE: mse})
-			GinkgoWriter.Printf("%-8s run %s score %.6f\n", typ, r.Info.RunID, s)
-			// Runs are newest first, so a tie keeps the newer run.
-			if s < bestScore {
-				bestID, bestScore = r.Info.RunID, s
+			m := score.Metrics{}
+			for name, dst := range map[string]*float64{"rmse": &m.RMSE, "mae": &m.MAE, "mse": &m.MSE} {
+				v, ok := r.Metric(name)
+				Expect(ok).To(BeTrue(), "%s run %s has no %s metric", typ, r.Info.RunID, name)
+				*dst = v
+			}
+			s := score.Score(m)
+			GinkgoWriter.Printf("%-8s run %s score %.6f start %d\n", typ, r.Info.RunID, s, r.Info.StartTime)
+			better := s < bestScore ||
+				(s == bestScore && (r.Info.StartTime > bestStart || (r.Info.StartTime == bestStart && r.Info.RunID > bestID)))
+			if better {
+				bestID, bestScore, bestStart = r.Info.RunID, s, r.Info.StartTime
 			}
 		}
 		Expect(promo.RunID).To(Equal(bestID), "promoted run vs lowest score in tracking")
@@ -46,7 +52,8 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 				Expect(r.Tag("promoted")).NotTo(Equal("true"), "run %s is tagged promoted but did not win", r.Info.RunID)
 			}
 		}
-		rmse, _ := winner.Metric("rmse")
+		rmse, ok := winner.Metric("rmse")
+		Expect(ok).To(BeTrue(), "winner has no rmse")
 		baseline, ok := winner.Metric("baseline_rmse")
 		Expect(ok).To(BeTrue(), "winner has no persistence baseline")
 		Expect(rmse).To(BeNumerically("<", baseline), "the promoted model must beat persistence")
@@ -56,12 +63,16 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 		promo := currentPromotion(ctx)
 		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(pods.Items).NotTo(BeEmpty())
+		// Every replica counts, Ready or not: a pod that never loads the
+		// model must fail here, not be skipped. Pods already terminating
+		// (an earlier scale-down) are going away and are not replicas.
+		checked := 0
 		for i := range pods.Items {
 			pod := &pods.Items[i]
-			if !loadtest.PodReady(pod) {
+			if pod.DeletionTimestamp != nil {
 				continue
 			}
+			checked++
 			client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}
 			Eventually(func(g Gomega) {
 				h, resp, err := client.Health(ctx)
@@ -72,6 +83,11 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 				g.Expect(h.Pod).To(Equal(pod.Name))
 			}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
 		}
+		dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(checked).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
+			"checked %d inference pods, the Deployment wants %d", checked, ptr.Deref(dep.Spec.Replicas, 1))
+		Expect(checked).To(BeNumerically(">=", 2), "the checklist's two replicas")
 
 		p, resp, err := env.inference.Predict(ctx, 1)
 		Expect(err).NotTo(HaveOccurred())
