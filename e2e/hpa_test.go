@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/flts/flts-e2e/e2e/framework"
 	"github.com/flts/flts-e2e/pkg/loadtest"
@@ -52,12 +54,65 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 		Expect(run.Timings.FirstScaleUp).To(BeNumerically("<=", periods.ScaleUpDecisionBudget()), "scale-up decision")
 		Expect(run.Timings.NewPodsReady).To(BeNumerically(">", 0), "no pod beyond the minimum became Ready")
 		Expect(run.Timings.NewPodsReady).To(BeNumerically("<=", periods.ScaleUpServingBudget()), "new pods Ready")
-		Expect(len(run.Result.Summary.ServedBy)).To(BeNumerically(">", int(periods.MinReplicas)),
-			"pods added by the HPA must serve requests: %v", run.Result.Summary.ServedBy)
+		// Served means a 200 answered by a pod the scale-up created (429s
+		// and failures do not count, see loadgen).
+		servedByAdded := 0
+		for _, pod := range run.addedPods() {
+			if run.Result.Summary.ServedBy[pod] > 0 {
+				servedByAdded++
+			}
+		}
+		Expect(servedByAdded).To(BeNumerically(">", 0), "no pod added by the HPA answered 200: served_by %v, added %v",
+			run.Result.Summary.ServedBy, run.addedPods())
 		Expect(run.BackErr).To(BeEmpty())
 		Expect(run.Timings.BackToMin).To(BeNumerically(">", 0), "the HPA did not return to %d", periods.MinReplicas)
+
+		// The HPA's currentReplicas is a copy of the scale's spec: the
+		// scale-down is proven by the pods themselves. Exactly minReplicas
+		// remain, all Ready, and every pod the scale-up added is gone.
+		added := run.addedPods()
+		Expect(added).NotTo(BeEmpty(), "no pod beyond the initial ones ever reported metrics")
+		dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		grace := time.Duration(ptr.Deref(dep.Spec.Template.Spec.TerminationGracePeriodSeconds, 30)) * time.Second
+		By(fmt.Sprintf("checking that exactly %d pods remain, all Ready, and the added %v are gone", periods.MinReplicas, added))
+		Eventually(func(g Gomega) {
+			pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
+			g.Expect(err).NotTo(HaveOccurred())
+			var names []string
+			for i := range pods.Items {
+				pod := &pods.Items[i]
+				names = append(names, pod.Name)
+				g.Expect(pod.DeletionTimestamp).To(BeNil(), "pod %s still terminating", pod.Name)
+				g.Expect(loadtest.PodReady(pod)).To(BeTrue(), "pod %s not Ready", pod.Name)
+			}
+			g.Expect(names).To(HaveLen(int(periods.MinReplicas)), "inference pods after the scale-down")
+			for _, a := range added {
+				g.Expect(names).NotTo(ContainElement(a), "pod %s added by the scale-up is still there", a)
+			}
+		}).WithContext(ctx).WithTimeout(grace + 5*Poll).WithPolling(Poll).Should(Succeed())
 	})
 })
+
+// addedPods are the pods that reported metrics during the run but were not
+// among its initial pods: the ones the scale-up created.
+func (r loadRun) addedPods() []string {
+	seen := map[string]bool{}
+	for _, pod := range r.InitialPods {
+		seen[pod] = true
+	}
+	var added []string
+	for _, s := range r.Samples {
+		for pod := range s.PodMilli {
+			if !seen[pod] {
+				seen[pod] = true
+				added = append(added, pod)
+			}
+		}
+	}
+	slices.Sort(added)
+	return added
+}
 
 // hpaRun converts a run into the report's HPA section.
 func hpaRun(ctx context.Context, r loadRun, p framework.Periods) report.HPARun {

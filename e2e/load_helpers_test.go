@@ -42,6 +42,8 @@ type loadRun struct {
 	Timings  loadtest.Timings
 	// BackErr is why the HPA did not return to the minimum in budget.
 	BackErr string
+	// InitialPods are the inference pods before the load (at the minimum).
+	InitialPods []string
 }
 
 // loadDuration is long enough for the HPA to decide, start pods and let
@@ -70,6 +72,11 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 	GinkgoHelper()
 	waitForReplicas(ctx, p, p.MinReplicas)
 	run := loadRun{Users: users, Duration: duration}
+	pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
+	Expect(err).NotTo(HaveOccurred())
+	for _, pod := range pods.Items {
+		run.InitialPods = append(run.InitialPods, pod.Name)
+	}
 	sampler := loadtest.StartSampler(ctx, loadtest.SamplerInput{
 		Client: env.clientset, Namespace: env.cfg.Namespace, HPAName: "inference",
 		PodSelector: "app.kubernetes.io/name=inference", Interval: SamplePeriod,

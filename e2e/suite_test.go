@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/flts/flts-e2e/e2e/framework"
+	"github.com/flts/flts-e2e/pkg/report"
 	"github.com/flts/flts-e2e/tools/cluster"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 )
@@ -55,6 +56,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	cfg, err := framework.ConfigFromEnv(repoRoot)
 	Expect(err).NotTo(HaveOccurred(), "bad suite configuration")
 	Expect(os.MkdirAll(cfg.ArtifactsDir, 0o755)).To(Succeed())
+	// The load-test report merges every level file it finds: files from an
+	// earlier run must not be reported as this run's.
+	Expect(os.RemoveAll(filepath.Join(cfg.ArtifactsDir, report.DataDir))).To(Succeed())
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 	env = &suiteEnv{cfg: cfg, log: log}
 
