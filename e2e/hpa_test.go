@@ -17,7 +17,8 @@ import (
 )
 
 // hpaUsers is the HPA area's load: enough for a clear scale-up on the
-// e2e values without being a capacity test (that is the Load area).
+// e2e values without being a capacity test (that is the Load area). It is
+// one of the Load area's levels, so a full run measures it once.
 const hpaUsers = 400
 
 var _ = Describe("HPA: inference scales up under load and back down after", Label("HPA"), Ordered, func() {
@@ -40,7 +41,7 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 	})
 
 	It("scales above the minimum under in-cluster load, serves from the new pods, and returns to the minimum", func(ctx SpecContext) {
-		run := runObservedLoad(ctx, periods, hpaUsers, loadDuration(periods))
+		run := observedLoad(ctx, periods, hpaUsers)
 		h := hpaRun(ctx, run, periods)
 		path, err := report.SaveHPA(env.cfg.ArtifactsDir, h)
 		Expect(err).NotTo(HaveOccurred())

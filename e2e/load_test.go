@@ -22,7 +22,7 @@ var _ = Describe("Load: distributed in-cluster load tests at 200, 400 and 800 us
 
 	for _, users := range loadLevels {
 		It(fmt.Sprintf("serves %d users with no failed request, spreads them over every replica, and scales up and back", users), func(ctx SpecContext) {
-			run := runObservedLoad(ctx, periods, users, loadDuration(periods))
+			run := observedLoad(ctx, periods, users)
 			level := run.levelResult(periods)
 			_, err := report.SaveLevel(env.cfg.ArtifactsDir, level)
 			Expect(err).NotTo(HaveOccurred())

@@ -41,6 +41,8 @@ type suiteEnv struct {
 	// ReportAfterEach nor CurrentSpecReport sees that failure.
 	failed bool
 	setUp  bool
+	// loadRuns are the load levels measured so far, by users.
+	loadRuns map[int]loadRun
 }
 
 var env *suiteEnv
