@@ -15,33 +15,37 @@ import (
 	"github.com/flts/flts-e2e/pkg/preprocess"
 )
 
-// gruPredictor trains a small real GRU (the chart's default size) to
-// benchmark the serving path with real model arithmetic.
-func gruPredictor(b *testing.B) Predictor {
-	b.Helper()
-	frame, err := dataset.Generate(dataset.GenerateConfig{Rows: 1500, Seed: 1})
+// trainGRU trains a real GRU on rows generated rows with hidden units, to
+// serve real model arithmetic.
+func trainGRU(tb testing.TB, rows int, hidden string) Predictor {
+	tb.Helper()
+	frame, err := dataset.Generate(dataset.GenerateConfig{Rows: rows, Seed: 1})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	data, err := preprocess.Run(frame, preprocess.DefaultConfig())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	res, err := forecast.Train(context.Background(), forecast.TrainInput{ModelType: model.TypeGRU, Data: data,
-		Params: map[string]string{"epochs": "1", "hidden": "32"}, Seed: 1, RunID: "bench"})
+		Params: map[string]string{"epochs": "1", "hidden": hidden}, Seed: 1, RunID: "bench"})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	raw, err := json.Marshal(res.Artifact)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	p, err := LoadForecast(raw)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return p
 }
+
+// gruPredictor is a small real GRU (the chart's default size) to benchmark
+// the serving path with real model arithmetic.
+func gruPredictor(b *testing.B) Predictor { return trainGRU(b, 1500, "32") }
 
 // BenchmarkPredictHTTP measures POST /predict {"inference_length":1} over
 // loopback HTTP with keep-alive, against a real GRU; it reports req/s. The

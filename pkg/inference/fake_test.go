@@ -8,12 +8,14 @@ import (
 var testTargets = []string{"down", "up", "rnti_count", "mcs_down", "mcs_down_var", "mcs_up", "mcs_up_var", "rb_down", "rb_down_var", "rb_up", "rb_up_var"}
 
 // fakePredictor forecasts constant values; when block is set each call
-// announces itself on started and waits for block to close.
+// announces itself on started and waits for block to close; when panicWith
+// is set each call panics with it.
 type fakePredictor struct {
-	runID   string
-	value   float64
-	started chan struct{}
-	block   chan struct{}
+	runID     string
+	value     float64
+	started   chan struct{}
+	block     chan struct{}
+	panicWith any
 }
 
 func (f *fakePredictor) RunID() string     { return f.runID }
@@ -37,6 +39,9 @@ func (f *fakePredictor) predict(last time.Time, steps int) ([]Point, error) {
 	}
 	if f.block != nil {
 		<-f.block
+	}
+	if f.panicWith != nil {
+		panic(f.panicWith)
 	}
 	out := make([]Point, steps)
 	for i := range out {

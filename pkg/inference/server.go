@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -204,15 +205,26 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, reqID, ErrNoModel)
 		return
 	}
-	req, err := parsePredict(r, s.cfg.MaxBodyBytes, s.cfg.MaxInferenceLength, m.Targets())
-	if err != nil {
-		s.writeError(w, reqID, err)
+	// A body announced too large is refused before it takes a slot.
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		s.writeError(w, reqID, tooLarge("request body exceeds %d bytes", s.cfg.MaxBodyBytes))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
+	// Admission comes before the body is read: a waiting request holds no
+	// body, so memory is bounded by MaxInFlight bodies, not by the queue.
 	release, err := s.limiter.Acquire(ctx)
 	if err != nil {
+		s.writeError(w, reqID, err)
+		return
+	}
+	req, err := parsePredict(r, s.cfg.MaxBodyBytes, s.cfg.MaxInferenceLength, m.Targets())
+	if err == nil {
+		err = ctx.Err() // a slow upload may have used up the deadline
+	}
+	if err != nil {
+		release()
 		s.writeError(w, reqID, err)
 		return
 	}
@@ -227,12 +239,20 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer release()
 		var res result
+		// A panic on this goroutine would end the process: it becomes a
+		// 500 for this request alone.
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("model panicked", "req_id", reqID, "run_id", m.RunID(), "panic", v, "stack", string(debug.Stack()))
+				res = result{err: errModelPanicked}
+			}
+			done <- res
+		}()
 		if req.kpis == nil {
 			res.points, res.err = m.PredictLatest(req.steps)
 		} else {
 			res.points, res.err = m.PredictFrom(req.times, req.kpis, req.steps)
 		}
-		done <- res
 	}()
 	select {
 	case res := <-done:
@@ -241,6 +261,12 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body, err := encodePredictions(reqID, m, res.points)
+		var nf *nonFiniteError
+		if errors.As(err, &nf) && req.kpis != nil {
+			// From the client's rows, an overflow is the input's doing
+			// (values far outside the training range), not the server's.
+			err = badRequest("forecast of column %q at step %d is not finite: the values in data are too large for the model", nf.col, nf.step)
+		}
 		if err != nil {
 			s.writeError(w, reqID, err)
 			return
@@ -251,6 +277,20 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	case <-ctx.Done():
 		s.writeError(w, reqID, ctx.Err())
 	}
+}
+
+// errModelPanicked answers a request whose model call panicked; the panic
+// itself is logged, not sent to the client.
+var errModelPanicked = errors.New("internal error: the model failed on this request")
+
+// nonFiniteError is a forecast value that JSON cannot carry.
+type nonFiniteError struct {
+	col  string
+	step int
+}
+
+func (e *nonFiniteError) Error() string {
+	return fmt.Sprintf("model produced no finite value for %q at step %d", e.col, e.step)
 }
 
 // statusOf maps an error to its HTTP status: the one place that does.
@@ -315,8 +355,11 @@ func encodePredictions(reqID string, m Predictor, points []Point) ([]byte, error
 		b = strconv.AppendQuote(b, p.Time.UTC().Format(time.RFC3339))
 		for _, col := range targets {
 			v, ok := p.Values[col]
-			if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("model produced no finite value for %q at step %d", col, i+1)
+			if !ok {
+				return nil, fmt.Errorf("model produced no value for %q at step %d", col, i+1)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, &nonFiniteError{col: col, step: i + 1}
 			}
 			b = append(b, ',')
 			b = strconv.AppendQuote(b, col)

@@ -1,10 +1,12 @@
 package inference
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -379,4 +382,187 @@ func TestDrainDelayKeepsServingButFailsReady(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+}
+
+// rowsWith is rowsJSON(n) with column col's row set to the JSON literal raw.
+func rowsWith(t *testing.T, n int, col string, row int, raw string) string {
+	t.Helper()
+	var req map[string]any
+	if err := json.Unmarshal([]byte(rowsJSON(n, "", "")), &req); err != nil {
+		t.Fatal(err)
+	}
+	req["data"].(map[string]any)[col].([]any)[row] = json.RawMessage(raw)
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestPredictRejectsMalformedInput(t *testing.T) {
+	_, ts := newTestServer(t, Config{}, &fakePredictor{runID: "run-1"})
+	cases := []struct {
+		name, body string
+		want       int
+		msg        string // in the error
+	}{
+		{"null KPI value", rowsWith(t, 5, "mcs_up", 0, "null"), 400, `column "mcs_up" row 0: value is null`},
+		{"null timestamp", rowsWith(t, 5, "ts", 0, "null"), 400, `timestamp column "ts" row 0: timestamp is null`},
+		{"null inference_length", `{"inference_length":null}`, 400, `"inference_length" must be an integer, not null`},
+		{"null data", `{"data":null}`, 400, "data must be a JSON object, not null"},
+		{"trailing brace", `{"inference_length":1}}`, 400, "trailing data"},
+		{"overflowing KPI value", rowsWith(t, 5, "down", 0, "1e400"), 400, `column "down" row 0: value 1e400 is not a finite float64`},
+		{"timestamp beyond year 9999", rowsWith(t, 5, "ts", 0, "1e300"), 400, `timestamp column "ts" row 0`},
+		{"repeated column", strings.Replace(rowsJSON(5, "", ""), `"up":`, `"up":[0,1,2,3,4],"up":`, 1), 400, `column "up" appears twice`},
+		{"rows beyond the limit", rowsJSON(maxRows+1, "", ""), 413, "more than 1000 rows"},
+		{"1 MiB of tiny rows", string(tinyRowsBody(1<<20 - 1)), 413, "more than 1000 rows"},
+		{"body beyond the byte limit", string(tinyRowsBody(1<<20 + 1)), 413, "request body exceeds 1048576 bytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := do(t, "POST", ts.URL+"/predict", c.body)
+			msg, _ := r.body["error"].(string)
+			if r.code != c.want || r.body["status"] != "ERROR" || r.body["req_id"] == nil || !strings.Contains(msg, c.msg) {
+				t.Fatalf("got %d %v, want %d with an ERROR body saying %q", r.code, r.body, c.want, c.msg)
+			}
+		})
+	}
+}
+
+func TestPredictAcceptsRowsUpToTheLimit(t *testing.T) {
+	_, ts := newTestServer(t, Config{}, &fakePredictor{runID: "run-1"})
+	for _, n := range []int{2, maxRows} {
+		if r := do(t, "POST", ts.URL+"/predict", rowsJSON(n, "", "")); r.code != 200 || r.body["status"] != "SUCCESS" {
+			t.Fatalf("%d rows: %d %v", n, r.code, r.body)
+		}
+	}
+}
+
+// A forecast that overflows from the client's rows is the input's doing:
+// 400 naming the column, where the same from the cached window stays 500.
+func TestNonFiniteForecastFromDataIs400(t *testing.T) {
+	_, ts := newTestServer(t, Config{}, &fakePredictor{runID: "run-1", value: math.Inf(1)})
+	r := do(t, "POST", ts.URL+"/predict", rowsJSON(5, "", ""))
+	msg, _ := r.body["error"].(string)
+	if r.code != 400 || r.body["status"] != "ERROR" || !strings.Contains(msg, `column "down" at step 1 is not finite`) {
+		t.Fatalf("got %d %v, want 400 naming the column", r.code, r.body)
+	}
+}
+
+// A huge but finite KPI value overflowed a real model's arithmetic into a
+// 500; it is a 400 naming the column.
+func TestHugeValueWithRealModelIs400(t *testing.T) {
+	_, ts := newTestServer(t, Config{}, trainGRU(t, 200, "4"))
+	// The last row is in the model's window.
+	body := rowsWith(t, 12, "rb_up_var", 11, "1.7976931348623157e308")
+	r := do(t, "POST", ts.URL+"/predict", body)
+	msg, _ := r.body["error"].(string)
+	if r.code != 400 || !strings.Contains(msg, `"rb_up_var"`) {
+		t.Fatalf("got %d %v, want 400 naming rb_up_var", r.code, r.body)
+	}
+}
+
+func TestModelPanicAnswers500(t *testing.T) {
+	var logs syncBuffer
+	s := NewServer(Config{Pod: testPod, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s.SetModel(&fakePredictor{runID: "run-1", panicWith: "boom"})
+	h := s.Handler()
+	for _, body := range []string{`{}`, rowsJSON(5, "", "")} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/predict", strings.NewReader(body)))
+		var got map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 500 || got["status"] != "ERROR" || got["req_id"] == nil {
+			t.Fatalf("got %d %q, want 500 with an ERROR body", rec.Code, rec.Body)
+		}
+		if strings.Contains(rec.Body.String(), "boom") {
+			t.Fatalf("the panic value reached the client: %s", rec.Body)
+		}
+	}
+	if out := logs.String(); !strings.Contains(out, "model panicked") || !strings.Contains(out, "boom") {
+		t.Fatalf("log lacks the panic: %s", out)
+	}
+	for s.limiter.InFlight() != 0 { // the slot is released after the answer
+		runtime.Gosched()
+	}
+	s.SetModel(&fakePredictor{runID: "run-2"})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/predict", strings.NewReader(`{}`)))
+	if rec.Code != 200 {
+		t.Fatalf("after a panic: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// watchedBody records whether the handler read the request body.
+type watchedBody struct {
+	r    io.Reader
+	read atomic.Bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.r.Read(p)
+}
+
+// A request waiting for a slot, or refused one, has not read its body: the
+// queue holds no request bodies.
+func TestBodyReadOnlyAfterAdmission(t *testing.T) {
+	p := &fakePredictor{runID: "run-1", started: make(chan struct{}), block: make(chan struct{})}
+	s := NewServer(Config{Pod: testPod, MaxInFlight: 1, MaxQueue: 1})
+	s.SetModel(p)
+	h := s.Handler()
+	serve := func(body io.Reader) (*httptest.ResponseRecorder, chan struct{}) {
+		rec, done := httptest.NewRecorder(), make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(rec, httptest.NewRequest("POST", "/predict", body))
+		}()
+		return rec, done
+	}
+
+	first, firstDone := serve(strings.NewReader(`{}`))
+	<-p.started // the first request holds the only slot
+	queued := &watchedBody{r: strings.NewReader(`{"inference_length":2}`)}
+	second, secondDone := serve(queued)
+	for s.limiter.QueueLength() != 1 {
+		runtime.Gosched()
+	}
+	if queued.read.Load() {
+		t.Fatal("a request waiting for a slot read its body")
+	}
+	refused := &watchedBody{r: strings.NewReader(`{}`)}
+	third, thirdDone := serve(refused)
+	<-thirdDone
+	if third.Code != 429 || refused.read.Load() {
+		t.Fatalf("third request: %d, body read %v; want 429 without reading", third.Code, refused.read.Load())
+	}
+
+	close(p.block)
+	<-p.started // the queued request runs once the first one ends
+	<-firstDone
+	<-secondDone
+	if first.Code != 200 || second.Code != 200 || !queued.read.Load() {
+		t.Fatalf("held requests: %d and %d (body read %v), want 200s", first.Code, second.Code, queued.read.Load())
+	}
+	var body struct{ Predictions []any }
+	if err := json.Unmarshal(second.Body.Bytes(), &body); err != nil || len(body.Predictions) != 2 {
+		t.Fatalf("queued request answered %s", second.Body)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
