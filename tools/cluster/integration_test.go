@@ -63,23 +63,32 @@ func TestClusterIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	proberImage := probers[0]
-	c, err := Up(ctx, Options{Name: os.Getenv("CLUSTER_NAME"), Reuse: os.Getenv("E2E_REUSE_CLUSTER") == "1", NodeImage: os.Getenv("KIND_NODE_IMAGE"),
+	artifacts := os.Getenv("ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(root, "_artifacts")
+	}
+	exportLogs := func(c *Cluster) {
+		dir := filepath.Join(artifacts, "cluster-integration-logs")
+		if err := c.ExportLogs(context.Background(), dir); err != nil {
+			t.Logf("export logs: %v", err)
+		} else {
+			t.Logf("cluster logs in %s", dir)
+		}
+	}
+	name := os.Getenv("CLUSTER_NAME")
+	c, err := Up(ctx, Options{Name: name, Reuse: os.Getenv("E2E_REUSE_CLUSTER") == "1", NodeImage: os.Getenv("KIND_NODE_IMAGE"),
 		K8sVersion: os.Getenv("K8S_VERSION"), RepoRoot: root, Logger: log})
 	if err != nil {
+		// A cluster that was created but never became usable still has
+		// logs to tell why.
+		if created, aerr := Attach(name, Options{RepoRoot: root, Logger: log}); aerr == nil {
+			exportLogs(created)
+		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			artifacts := os.Getenv("ARTIFACTS")
-			if artifacts == "" {
-				artifacts = filepath.Join(root, "_artifacts")
-			}
-			dir := filepath.Join(artifacts, "cluster-integration-logs")
-			if err := c.ExportLogs(context.Background(), dir); err != nil {
-				t.Logf("export logs: %v", err)
-			} else {
-				t.Logf("cluster logs in %s", dir)
-			}
+			exportLogs(c)
 		}
 	})
 	cs, err := c.clientset()

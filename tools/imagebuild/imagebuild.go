@@ -130,20 +130,35 @@ func (b *Builder) Build(ctx context.Context, name string) (string, error) {
 	return ref, nil
 }
 
-// Present returns an error naming the command that builds ref when the
-// engine does not have it. The suite checks with it and never builds.
+// Present returns the references of names, or an error naming the command
+// that builds them when one is missing or was built from other inputs. The
+// suite checks with it and never builds.
 func (b *Builder) Present(ctx context.Context, names ...string) ([]string, error) {
 	refs := make([]string, 0, len(names))
-	var missing []string
+	var missing, stale []string
 	for _, name := range names {
 		ref := b.Ref(name)
-		if _, err := b.imageLabel(ctx, ref); err != nil {
-			missing = append(missing, ref)
-		}
 		refs = append(refs, ref)
+		key, err := InputKey(b.opts.RepoRoot, name)
+		if err != nil {
+			return refs, err
+		}
+		switch have, err := b.imageLabel(ctx, ref); {
+		case err != nil:
+			missing = append(missing, ref)
+		case have != key:
+			stale = append(stale, ref)
+		}
 	}
+	var problems []string
 	if len(missing) > 0 {
-		return refs, fmt.Errorf("images missing from the Docker engine: %s; build them with `make images` (make e2e does)", strings.Join(missing, ", "))
+		problems = append(problems, "missing: "+strings.Join(missing, ", "))
+	}
+	if len(stale) > 0 {
+		problems = append(problems, "built from other sources: "+strings.Join(stale, ", "))
+	}
+	if len(problems) > 0 {
+		return refs, fmt.Errorf("images not ready (%s); build them with `make images` (make e2e does)", strings.Join(problems, "; "))
 	}
 	return refs, nil
 }
@@ -197,8 +212,10 @@ func parseModuleTxt(data []byte) (string, error) {
 // go.sum and every non-test Go file under pkg/ (a superset of its imports).
 func InputKey(repoRoot, name string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "go\x00%s\x00", runtime.Version())
-	dirs := []string{filepath.Join("images", name)}
+	fmt.Fprintf(h, "go\x00%s\x00%s\x00%s\x00", runtime.Version(), runtime.GOARCH, os.Getenv("GOFLAGS"))
+	// The image's folder and how images are compiled (this package and
+	// tools/gobuild: flags and environment).
+	dirs := []string{filepath.Join("images", name), filepath.Join("tools", "imagebuild"), filepath.Join("tools", "gobuild")}
 	if _, err := os.Stat(filepath.Join(repoRoot, "images", name, "module.txt")); err != nil {
 		dirs = append(dirs, "go.mod", "go.sum", "pkg")
 	}
@@ -235,7 +252,9 @@ func digestTree(h io.Writer, root, rel string) error {
 			return fmt.Errorf("failed to read %s for the image key: %w", p, err)
 		}
 		name, _ := filepath.Rel(root, p)
-		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", filepath.ToSlash(name), info.Mode().Perm(), len(data))
+		// Only the executable bit counts, as in git: the rest follows the
+		// umask of whoever checked the files out.
+		fmt.Fprintf(h, "%s\x00%t\x00%d\x00", filepath.ToSlash(name), info.Mode()&0o111 != 0, len(data))
 		_, err = h.Write(data)
 		return err
 	})

@@ -56,6 +56,8 @@ func TestInputKeyFollowsTheImageAndItsPackages(t *testing.T) {
 		}
 		return k
 	}
+	write("tools/imagebuild/imagebuild.go", "package imagebuild\n", 0o644)
+	write("tools/gobuild/gobuild.go", "package gobuild\n", 0o644)
 	write("go.mod", "module example.com/m\n", 0o644)
 	write("go.sum", "", 0o644)
 	write("images/app/Dockerfile", "FROM scratch\n", 0o644)
@@ -85,9 +87,19 @@ func TestInputKeyFollowsTheImageAndItsPackages(t *testing.T) {
 	if key("app") == app2 {
 		t.Error("a mode change did not change the key")
 	}
+	srv2 := key("srv")
 	write("images/srv/module.txt", "example.com/srv@v1.0.1\n", 0o644)
-	if key("srv") == srv {
+	if key("srv") == srv2 {
 		t.Error("a new module.txt version did not change the key")
+	}
+	srv3 := key("srv")
+	write("images/srv/Dockerfile", "FROM scratch\n", 0o664)
+	if key("srv") != srv3 {
+		t.Error("a group-write bit (the umask) changed the key")
+	}
+	write("tools/gobuild/gobuild.go", "package gobuild // new flags\n", 0o644)
+	if key("srv") == srv3 {
+		t.Error("a change to how images are compiled did not change the key")
 	}
 }
 

@@ -80,7 +80,8 @@ func (b *builder) baseKey() (string, error) {
 	k.add("packages", strings.Join(BasePackages, ","))
 	k.add("setup", baseSetupScript)
 	k.add("kind", b.kindVersion)
-	k.add("mirror", b.mirror)
+	// The mirror is not an input: it serves the same packages anywhere,
+	// and a bundle built elsewhere must still match on an air-gapped runner.
 	if err := k.addFiles("kindfiles", b.kindFiles, nil); err != nil {
 		return "", err
 	}

@@ -143,27 +143,31 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	}
 	b.log.Info("building node image", "ref", ref, "key", key)
 	// debootstrap waits on the Debian mirror and dpkg while the Kubernetes
-	// compile keeps both cores busy: run them side by side.
+	// compile keeps both cores busy: run them side by side. A failed base
+	// stops the compile; a failed compile lets the base finish (it is
+	// cached for the retry, and a killed debootstrap would leave its
+	// proc and sys mounts behind in the root file system).
+	k8sCtx, cancelK8s := context.WithCancel(ctx)
+	defer cancelK8s()
 	type baseResult struct {
 		ref string
 		err error
 	}
-	baseCtx, cancelBase := context.WithCancel(ctx)
-	defer cancelBase()
 	baseDone := make(chan baseResult, 1)
 	go func() {
-		ref, err := b.ensureBase(baseCtx)
+		ref, err := b.ensureBase(ctx)
+		if err != nil {
+			cancelK8s()
+		}
 		baseDone <- baseResult{ref, err}
 	}()
-	k8sBin, err := b.buildKubernetes(ctx, version)
-	if err != nil {
-		cancelBase()
-		<-baseDone
-		return "", err
-	}
+	k8sBin, k8sErr := b.buildKubernetes(k8sCtx, version)
 	base := <-baseDone
 	if base.err != nil {
 		return "", base.err
+	}
+	if k8sErr != nil {
+		return "", k8sErr
 	}
 	baseRef := base.ref
 	crictlBin, err := b.buildCrictl(ctx, inputs.Crictl)
@@ -214,8 +218,11 @@ func (b *builder) nodeKey(in nodeInputs) (string, error) {
 	k.add("k8s", in.K8s)
 	k.add("crictl", CrictlPackage+"@"+in.Crictl)
 	k.add("cni", CNIConflist)
-	if err := k.addFiles("nodeimage", filepath.Join(b.opts.RepoRoot, "tools", "nodeimage"), sourceFile); err != nil {
-		return "", fmt.Errorf("failed to hash builder sources: %w", err)
+	// The builder and how it compiles (tools/gobuild: flags, environment).
+	for _, dir := range []string{"nodeimage", "gobuild"} {
+		if err := k.addFiles(dir, filepath.Join(b.opts.RepoRoot, "tools", dir), sourceFile); err != nil {
+			return "", fmt.Errorf("failed to hash builder sources: %w", err)
+		}
 	}
 	if err := k.addFiles("pause", filepath.Join(b.opts.RepoRoot, "images", "pause"), nil); err != nil {
 		return "", fmt.Errorf("failed to hash pause sources: %w", err)

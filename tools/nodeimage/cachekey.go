@@ -49,9 +49,18 @@ func (k *keyBuilder) addFiles(prefix, dir string, keep func(rel string) bool) er
 		if err != nil {
 			return fmt.Errorf("failed to read %s for the cache key: %w", path, err)
 		}
-		k.parts[prefix+"/"+rel+"@"+info.Mode().Perm().String()] = data
+		k.parts[prefix+"/"+rel+"@"+execBit(info.Mode())] = data
 		return nil
 	})
+}
+
+// execBit is the only part of a file mode that counts, as in git: the rest
+// follows the umask of whoever checked the files out.
+func execBit(m fs.FileMode) string {
+	if m&0o111 != 0 {
+		return "x"
+	}
+	return "-"
 }
 
 func (k *keyBuilder) sum() string {

@@ -308,7 +308,7 @@ func TestCrictlVersionCoversSupportedVersions(t *testing.T) {
 
 func TestNodeKeyCoversCrictl(t *testing.T) {
 	root := t.TempDir()
-	for _, d := range []string{"tools/nodeimage", "images/pause"} {
+	for _, d := range []string{"tools/nodeimage", "tools/gobuild", "images/pause"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}

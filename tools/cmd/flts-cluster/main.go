@@ -33,7 +33,7 @@ import (
 const usage = `usage: flts-cluster <command> [flags]
 
 commands:
-  up          engine, network guard, node image, kind cluster, metrics-server; waits until usable
+  up          engine, network guard, kind cluster (node image and metrics-server image built first: make cluster), metrics-server; waits until usable
   down        delete the kind cluster (the engine and cached images stay)
   node-image  build (or find cached) the offline kind node image
   engine      make sure a Docker engine able to run privileged containers runs
@@ -109,7 +109,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		nodeImage = fs.String("node-image", os.Getenv("KIND_NODE_IMAGE"), "use this node image instead of building one (env KIND_NODE_IMAGE)")
+		nodeImage = fs.String("node-image", os.Getenv("KIND_NODE_IMAGE"), "use this node image instead of the one built by node-image (env KIND_NODE_IMAGE)")
 		reuse = fs.Bool("reuse", defReuse, "keep an existing healthy cluster (env E2E_REUSE_CLUSTER)")
 		config = fs.String("config", "", "kind config (default fixtures/kind/cluster.yaml)")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig output (default _cache/flts-cluster/kubeconfig)")

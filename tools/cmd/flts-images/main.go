@@ -1,7 +1,7 @@
 // Command flts-images builds the suite's container images from images/ and
 // carries them to another machine.
 //
-//	flts-images [--tag e2e] [--registry flts.local] [name ...]   build (default: the suite's images)
+//	flts-images [--tag e2e] [--registry flts.local] [name ...]   build (default: the suite's images and metrics-server)
 //	flts-images save [--k8s-version V] FILE                      write every image the suite needs, node image included, to FILE
 //	flts-images load FILE                                        load a bundle written by save
 //
@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tag := fs.String("tag", envOr("IMAGE_TAG", "e2e"), "image tag (env IMAGE_TAG)")
 	registry := fs.String("registry", envOr("IMAGE_REGISTRY", "flts.local"), "image registry prefix (env IMAGE_REGISTRY)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v).\n\n", imagebuild.SuiteImages)
+		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v, and metrics-server tagged %s).\n\n", imagebuild.SuiteImages, cluster.MetricsServerTag)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -76,20 +76,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	names := fs.Args()
-	if len(names) == 0 {
-		names = imagebuild.SuiteImages
-	}
 	b, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Registry: *registry, Tag: *tag, Logger: log})
 	if err != nil {
 		return err
 	}
-	step := progress.Start(log, fmt.Sprintf("images (%d)", len(names)), 0)
-	defer step.Stop()
-	refs, err := b.BuildAll(ctx, names...)
-	if err != nil {
+	var refs []string
+	if len(names) == 0 {
+		// The suite's images, and metrics-server under the tag the
+		// cluster's manifest names.
+		if refs, err = b.BuildAll(ctx, imagebuild.SuiteImages...); err != nil {
+			return err
+		}
+		ms, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Registry: *registry, Tag: cluster.MetricsServerTag, Logger: log})
+		if err != nil {
+			return err
+		}
+		ref, err := ms.Build(ctx, "metrics-server")
+		if err != nil {
+			return err
+		}
+		refs = append(refs, ref)
+	} else if refs, err = b.BuildAll(ctx, names...); err != nil {
 		return err
 	}
-	step.Done()
 	for _, r := range refs {
 		fmt.Fprintln(stdout, r)
 	}
