@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/flts/flts-e2e/tools/cluster"
+	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 )
@@ -122,7 +123,7 @@ func run(ctx context.Context, log *slog.Logger, keep bool, makeArgs []string) er
 	if err != nil {
 		return fmt.Errorf("failed to clone %s: %w", root, err)
 	}
-	err = timed("remove images", func() error { return removeProjectImages(ctx, log) })
+	err = timed("remove images", func() error { return removeProjectImages(ctx, log, root, filepath.Join(tmp, "engine")) })
 	if err != nil {
 		return err
 	}
@@ -180,13 +181,23 @@ func clusterName() string {
 }
 
 // removeProjectImages removes every image carrying the project's label.
-// Images a running container uses are untagged, their layers kept until the
-// container goes; the fresh run rebuilds them under the same names.
-func removeProjectImages(ctx context.Context, log *slog.Logger) error {
-	if execx.Command("docker", "info", "--format", "{{.ServerVersion}}").Run(ctx) != nil {
-		log.Info("no Docker engine answers: no project images to remove")
+// An engine that is installed but stopped still holds its images, so one is
+// started for this when none answers, and stopped again: the fresh run then
+// starts its own, as a new machine's would.
+func removeProjectImages(ctx context.Context, log *slog.Logger, root, stateDir string) error {
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		log.Info("no Docker engine installed: no project images to remove")
 		return nil
 	}
+	eng, err := engine.Ensure(ctx, engine.Options{StateDir: stateDir, RepoRoot: root, Logger: log})
+	if err != nil {
+		return fmt.Errorf("failed to start the Docker engine to remove the project's images: %w", err)
+	}
+	defer func() {
+		if err := eng.Stop(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("failed to stop the engine started to remove images", "err", err)
+		}
+	}()
 	out, err := execx.Command("docker", "images", "--filter", "label="+imagebuild.CacheKeyLabel, "--format", "{{.ID}}").Output(ctx)
 	if err != nil {
 		return fmt.Errorf("failed to list the project's images: %w", err)
