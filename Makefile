@@ -93,7 +93,10 @@ e2e: ## Build everything, then the cluster check and the whole suite (GINKGO_ARG
 e2e-build: node-image images e2e-compile
 
 .PHONY: e2e-compile
-e2e-compile:
+# After tools: they share client-go and kind, and two go commands compiling
+# the same packages at once each compile them (the cache is filled, not
+# shared, while both run).
+e2e-compile: tools
 	@# Helm, Ginkgo and the test binaries of the check and the suite, compiled
 	@# before any test deadline starts (go test and ginkgo then only link).
 	@$(call timed,compile suite,$(MAKE) --no-print-directory $(BIN)/helm && $(GO) test -c -o /dev/null -tags clusterintegration ./tools/cluster \
