@@ -50,6 +50,17 @@ func main() {
 	os.Exit(code)
 }
 
+// needsRoot names, for each command that needs root, what needs it: the
+// network guard's iptables rule, installing and starting the engine
+// (apt-get, dockerd, /etc/docker/daemon.json) and the node image's base
+// (debootstrap, chroot).
+var needsRoot = map[string]string{
+	"up":         "it starts the engine if needed and installs the network guard (iptables)",
+	"guard":      "the network guard is an iptables rule",
+	"engine":     "it may install docker.io (apt-get), start dockerd and register the runtime wrapper in /etc/docker/daemon.json",
+	"node-image": "the base file system is built with debootstrap and chroot",
+}
+
 // errUsage marks bad command lines (exit status 2).
 var errUsage = errors.New("bad usage")
 
@@ -129,6 +140,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := nodeimage.ValidateK8sVersion(*version); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+	}
+	if why, ok := needsRoot[cmd]; ok && os.Geteuid() != 0 {
+		return fmt.Errorf("flts-cluster %s must run as root: %s; run `sudo -E env PATH=\"$PATH\" make e2e` (or the target you ran)", cmd, why)
 	}
 	root, err := cluster.FindRepoRoot()
 	if err != nil {
