@@ -161,7 +161,7 @@ func Build(ctx context.Context, opts Options) (string, error) {
 		}
 		baseDone <- baseResult{ref, err}
 	}()
-	k8sBin, k8sErr := b.buildKubernetes(k8sCtx, version)
+	built, k8sErr := b.buildKubernetes(k8sCtx, version, inputs.Crictl)
 	base := <-baseDone
 	if base.err != nil {
 		return "", base.err
@@ -169,10 +169,11 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	if k8sErr != nil {
 		return "", k8sErr
 	}
-	baseRef := base.ref
-	crictlBin, err := b.buildCrictl(ctx, inputs.Crictl)
-	if err != nil {
-		return "", err
+	baseRef, k8sBin, crictlBin := base.ref, built.binDir, built.crictl
+	if crictlBin == "" {
+		if crictlBin, err = b.buildCrictl(ctx, inputs.Crictl); err != nil {
+			return "", err
+		}
 	}
 	listCmd := execx.Command(filepath.Join(k8sBin, "kubeadm"), "config", "images", "list", "--kubernetes-version", version)
 	out, err := listCmd.Output(ctx)
@@ -184,6 +185,9 @@ func Build(ctx context.Context, opts Options) (string, error) {
 		return "", err
 	}
 	b.log.Info("kubeadm images", "images", strings.Join(imgs.All(), " "))
+	if Tag(imgs.Etcd) != built.etcdTag {
+		return "", fmt.Errorf("kubeadm %s lists etcd %s, but etcd was built for %s (kubeadm's DefaultEtcdVersion)", version, imgs.Etcd, built.etcdTag)
+	}
 	if err := b.buildComponentImages(ctx, version, k8sBin, baseRef, key, imgs); err != nil {
 		return "", err
 	}

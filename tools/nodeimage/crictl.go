@@ -13,7 +13,26 @@ import (
 // CrictlPackage is the crictl main package; kind's base image ships the same
 // binary from cri-tools, and `kind export logs` runs `crictl images` in the
 // node.
-const CrictlPackage = "sigs.k8s.io/cri-tools/cmd/crictl"
+const CrictlPackage = CrictlModule + "/cmd/crictl"
+
+// CrictlModule is cri-tools' module.
+const CrictlModule = "sigs.k8s.io/cri-tools"
+
+// crictlTracks reports whether the crictl release is of the Kubernetes
+// version's own minor: then it builds against that Kubernetes' libraries,
+// inside the Kubernetes build. An older Kubernetes with a newer crictl
+// builds it alone, against cri-tools' own go.mod.
+func crictlTracks(k8s, crictl string) (bool, error) {
+	_, kMinor, _, err := splitVersion(k8s)
+	if err != nil {
+		return false, err
+	}
+	_, cMinor, _, err := splitVersion(crictl)
+	if err != nil {
+		return false, fmt.Errorf("bad crictl version %q: %w", crictl, err)
+	}
+	return kMinor == cMinor, nil
+}
 
 // crictlVersionVar is stamped the way cri-tools' Makefile does it, so
 // `crictl --version` names the release instead of "unknown".

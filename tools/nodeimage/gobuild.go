@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/gobuild"
@@ -73,8 +77,13 @@ func GoDirective(gomod string) string {
 }
 
 // KubernetesWrapperGoMod renders the wrapper module that builds
-// k8s.io/kubernetes at version from the module proxy.
-func KubernetesWrapperGoMod(version, kubernetesGoMod string) (string, error) {
+// k8s.io/kubernetes at version from the module proxy, together with the
+// extra modules the node needs (etcd's server, cri-tools). With extras,
+// every other module Kubernetes requires is pinned to Kubernetes' own
+// version, so building them in one graph cannot move Kubernetes'
+// dependencies; go.etcd.io is left free, since etcd's server brings its own
+// patch release of the client libraries Kubernetes uses.
+func KubernetesWrapperGoMod(version, kubernetesGoMod string, extra []module.Version) (string, error) {
 	staging, err := stagingVersion(version)
 	if err != nil {
 		return "", err
@@ -88,12 +97,46 @@ func KubernetesWrapperGoMod(version, kubernetesGoMod string) (string, error) {
 		goVer = "1.24.0"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "module flts.local/k8sbuild\n\ngo %s\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n", goVer, version)
+	fmt.Fprintf(&b, "module flts.local/k8sbuild\n\ngo %s\n\nrequire (\n\tk8s.io/kubernetes %s\n", goVer, version)
+	for _, m := range extra {
+		fmt.Fprintf(&b, "\t%s %s\n", m.Path, m.Version)
+	}
+	b.WriteString(")\n\nreplace (\n")
+	isStaging := map[string]bool{}
 	for _, m := range mods {
+		isStaging[m] = true
 		fmt.Fprintf(&b, "\t%s => %s %s\n", m, m, staging)
+	}
+	if len(extra) > 0 {
+		f, err := modfile.ParseLax("go.mod", []byte(kubernetesGoMod), nil)
+		if err != nil {
+			return "", fmt.Errorf("failed to parse k8s.io/kubernetes %s go.mod: %w", version, err)
+		}
+		for _, r := range f.Require {
+			if isStaging[r.Mod.Path] || strings.HasPrefix(r.Mod.Path, "go.etcd.io/") {
+				continue
+			}
+			fmt.Fprintf(&b, "\t%s => %s %s\n", r.Mod.Path, r.Mod.Path, r.Mod.Version)
+		}
 	}
 	b.WriteString(")\n")
 	return b.String(), nil
+}
+
+// KubeadmEtcdVersion reads kubeadm's default etcd image tag ("3.6.5-0")
+// from the Kubernetes module source, so etcd can be built with Kubernetes
+// before kubeadm exists to list it.
+func KubeadmEtcdVersion(kubernetesDir string) (string, error) {
+	path := filepath.Join(kubernetesDir, "cmd", "kubeadm", "app", "constants", "constants.go")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("failed to read kubeadm's constants: %w", err)
+	}
+	m := regexp.MustCompile(`DefaultEtcdVersion\s*=\s*"([^"]+)"`).FindSubmatch(data)
+	if m == nil {
+		return "", fmt.Errorf("found no DefaultEtcdVersion in %s", path)
+	}
+	return string(m[1]), nil
 }
 
 // VersionLDFlags stamps the version into component-base and client-go the
@@ -117,53 +160,91 @@ func VersionLDFlags(version, buildDate string) (string, error) {
 	return strings.Join(parts, " "), nil
 }
 
-// buildKubernetes compiles the Kubernetes commands into a per-version bin
-// directory and returns it. One `go build` for all of them shares the
-// package graph (each package compiles once); the Go build cache makes a
-// repeat take seconds.
-func (b *builder) buildKubernetes(ctx context.Context, version string) (string, error) {
+// k8sBuild is what buildKubernetes produced: one bin directory with the
+// Kubernetes commands, etcd and, when built with them, crictl.
+type k8sBuild struct {
+	binDir string
+	// etcdTag is kubeadm's etcd image tag the etcd binary was built for.
+	etcdTag string
+	// crictl is the crictl binary's path, "" when it was not built here.
+	crictl string
+}
+
+// buildKubernetes compiles the Kubernetes commands, etcd and (when cri-tools'
+// release tracks this minor) crictl into a per-version bin directory in one
+// `go build`: they share one package graph, so client-go, grpc, protobuf
+// and the rest compile once instead of once per program. The Go build cache
+// makes a repeat take seconds.
+func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion string) (k8sBuild, error) {
 	srcDir := filepath.Join(b.opts.CacheDir, "k8s-src", version)
-	binDir := filepath.Join(b.opts.CacheDir, "k8s-bin", version)
-	for _, d := range []string{srcDir, binDir} {
+	out := k8sBuild{binDir: filepath.Join(b.opts.CacheDir, "k8s-bin", version)}
+	for _, d := range []string{srcDir, out.binDir, filepath.Join(srcDir, "etcd")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", fmt.Errorf("failed to create %s: %w", d, err)
+			return out, fmt.Errorf("failed to create %s: %w", d, err)
 		}
 	}
 	info, err := downloadModule(ctx, b.opts.RepoRoot, "k8s.io/kubernetes@"+version)
 	if err != nil {
-		return "", err
+		return out, err
 	}
 	gomod, err := os.ReadFile(info.GoMod)
 	if err != nil {
-		return "", fmt.Errorf("failed to read k8s.io/kubernetes go.mod: %w", err)
+		return out, fmt.Errorf("failed to read k8s.io/kubernetes go.mod: %w", err)
 	}
-	wrapper, err := KubernetesWrapperGoMod(version, string(gomod))
-	if err != nil {
-		return "", err
+	if out.etcdTag, err = KubeadmEtcdVersion(info.Dir); err != nil {
+		return out, err
 	}
-	if err := writeIfChanged(filepath.Join(srcDir, "go.mod"), wrapper); err != nil {
-		return "", err
-	}
-	buildDate, err := publicationTime(info.Info)
-	if err != nil {
-		return "", err
-	}
-	ld, err := VersionLDFlags(version, buildDate)
-	if err != nil {
-		return "", err
-	}
-	pkgs := make([]string, 0, len(KubernetesCommands))
+	etcdVer := EtcdModuleVersion(out.etcdTag)
+	etcdMod, etcdPkg := EtcdMainPackage(etcdVer)
+	extra := []module.Version{{Path: etcdMod, Version: etcdVer}}
+	pkgs := make([]string, 0, len(KubernetesCommands)+2)
 	for _, c := range KubernetesCommands {
 		pkgs = append(pkgs, "k8s.io/kubernetes/cmd/"+c)
 	}
+	pkgs = append(pkgs, "./etcd")
+	sharesCrictl, err := crictlTracks(version, crictlVersion)
+	if err != nil {
+		return out, err
+	}
+	if sharesCrictl {
+		extra = append(extra, module.Version{Path: CrictlModule, Version: crictlVersion})
+		pkgs = append(pkgs, CrictlPackage)
+		out.crictl = filepath.Join(out.binDir, "crictl")
+	}
+	wrapper, err := KubernetesWrapperGoMod(version, string(gomod), extra)
+	if err != nil {
+		return out, err
+	}
+	if err := writeIfChanged(filepath.Join(srcDir, "go.mod"), wrapper); err != nil {
+		return out, err
+	}
+	if err := writeIfChanged(filepath.Join(srcDir, "etcd", "main.go"), fmt.Sprintf(etcdMain, etcdPkg)); err != nil {
+		return out, err
+	}
+	buildDate, err := publicationTime(info.Info)
+	if err != nil {
+		return out, err
+	}
+	ld, err := VersionLDFlags(version, buildDate)
+	if err != nil {
+		return out, err
+	}
+	// crictl's version variable; the other programs have no such symbol
+	// and the linker ignores it for them.
+	ld += " -X " + crictlVersionVar + "=" + crictlVersion
 	err = gobuild.Run(ctx, b.log, gobuild.Build{
-		What: "kubernetes " + version, Dir: srcDir, Env: append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...),
-		Flags: []string{"-trimpath", "-ldflags", ld, "-o", binDir + "/"}, Packages: pkgs,
+		What: "kubernetes " + version + " with etcd " + etcdVer, Dir: srcDir, Env: append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...),
+		Flags: []string{"-trimpath", "-ldflags", ld, "-o", out.binDir + "/"}, Packages: pkgs,
 	})
 	if err != nil {
-		return "", err
+		return out, err
 	}
-	return binDir, nil
+	if out.crictl != "" {
+		if err := checkStatic(out.crictl); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 func publicationTime(infoPath string) (string, error) {

@@ -145,13 +145,8 @@ func (b *builder) buildComponentImages(ctx context.Context, version, k8sBin, bas
 		return err
 	}
 
-	etcdVer := EtcdModuleVersion(Tag(imgs.Etcd))
-	etcdMod, etcdPkg := EtcdMainPackage(etcdVer)
-	etcdBin, err := b.buildWrapperMain(ctx, wrapperMain{name: "etcd", require: etcdMod + "@" + etcdVer, source: fmt.Sprintf(etcdMain, etcdPkg)}, compBin)
-	if err != nil {
-		return err
-	}
-	if err := b.dockerBuild(ctx, imgs.Etcd, key, scratchDockerfile("etcd", false), map[string]string{"etcd": etcdBin}); err != nil {
+	// etcd was built with Kubernetes (buildKubernetes).
+	if err := b.dockerBuild(ctx, imgs.Etcd, key, scratchDockerfile("etcd", false), map[string]string{"etcd": filepath.Join(k8sBin, "etcd")}); err != nil {
 		return err
 	}
 

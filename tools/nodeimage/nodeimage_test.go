@@ -2,6 +2,7 @@ package nodeimage
 
 import (
 	"encoding/json"
+	"golang.org/x/mod/module"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,12 +48,12 @@ replace k8s.io/kubelet => ./staging/src/k8s.io/kubelet
 `
 
 func TestKubernetesWrapperGoMod(t *testing.T) {
-	got, err := KubernetesWrapperGoMod("v1.34.4", kubernetesGoMod)
+	got, err := KubernetesWrapperGoMod("v1.34.4", kubernetesGoMod, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"module flts.local/k8sbuild", "go 1.24.0", "require k8s.io/kubernetes v1.34.4",
+		"module flts.local/k8sbuild", "go 1.24.0", "\tk8s.io/kubernetes v1.34.4\n",
 		"k8s.io/api => k8s.io/api v0.34.4", "k8s.io/client-go => k8s.io/client-go v0.34.4", "k8s.io/kubelet => k8s.io/kubelet v0.34.4",
 	} {
 		if !strings.Contains(got, want) {
@@ -62,8 +63,67 @@ func TestKubernetesWrapperGoMod(t *testing.T) {
 	if strings.Contains(got, "fork") {
 		t.Errorf("non-staging replace leaked into the wrapper:\n%s", got)
 	}
-	if _, err := KubernetesWrapperGoMod("v1.34.4", "module x\n"); err == nil {
+	if _, err := KubernetesWrapperGoMod("v1.34.4", "module x\n", nil); err == nil {
 		t.Error("want error when no staging replaces exist")
+	}
+}
+
+// With etcd and crictl in the same build, every other requirement of
+// Kubernetes is pinned to Kubernetes' own version; etcd's are left free.
+func TestKubernetesWrapperGoModPinsKubernetesDependencies(t *testing.T) {
+	gomod := kubernetesGoMod + `
+require (
+	google.golang.org/grpc v1.72.1
+	go.etcd.io/etcd/client/v3 v3.6.4
+	k8s.io/api v0.0.0
+)
+`
+	extra := []module.Version{{Path: "go.etcd.io/etcd/server/v3", Version: "v3.6.5"}, {Path: CrictlModule, Version: "v1.34.0"}}
+	got, err := KubernetesWrapperGoMod("v1.34.4", gomod, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"go.etcd.io/etcd/server/v3 v3.6.5", "sigs.k8s.io/cri-tools v1.34.0",
+		"google.golang.org/grpc => google.golang.org/grpc v1.72.1", "k8s.io/api => k8s.io/api v0.34.4",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("wrapper go.mod lacks %q:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"go.etcd.io/etcd/client/v3 =>", "k8s.io/api => k8s.io/api v0.0.0"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("wrapper go.mod has %q:\n%s", unwanted, got)
+		}
+	}
+}
+
+func TestKubeadmEtcdVersion(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "cmd", "kubeadm", "app", "constants")
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "package constants\n\nconst (\n\t// DefaultEtcdVersion ...\n\tDefaultEtcdVersion = \"3.6.5-0\"\n)\n"
+	if err := os.WriteFile(filepath.Join(p, "constants.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := KubeadmEtcdVersion(dir); err != nil || got != "3.6.5-0" {
+		t.Errorf("KubeadmEtcdVersion = %q, %v; want 3.6.5-0", got, err)
+	}
+	if _, err := KubeadmEtcdVersion(t.TempDir()); err == nil {
+		t.Error("want an error without kubeadm's constants")
+	}
+}
+
+func TestCrictlTracks(t *testing.T) {
+	for _, c := range []struct {
+		k8s, crictl string
+		want        bool
+	}{{"v1.34.4", "v1.34.0", true}, {"v1.33.13", "v1.34.0", false}, {"v1.32.13", "v1.34.0", false}} {
+		if got, err := crictlTracks(c.k8s, c.crictl); err != nil || got != c.want {
+			t.Errorf("crictlTracks(%s, %s) = %v, %v; want %v", c.k8s, c.crictl, got, err, c.want)
+		}
 	}
 }
 
