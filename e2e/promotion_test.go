@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -72,9 +73,17 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 			if pod.DeletionTimestamp != nil {
 				continue
 			}
-			checked++
 			client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}
+			gone := false
 			Eventually(func(g Gomega) {
+				// A scale-down may remove the pod while it is checked: a
+				// replica that went away is not one that lacks the model.
+				cur, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) || (err == nil && cur.DeletionTimestamp != nil) {
+					gone = true
+					return
+				}
+				g.Expect(err).NotTo(HaveOccurred())
 				h, resp, err := client.Health(ctx)
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(resp.Status).To(Equal(200))
@@ -82,6 +91,9 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 				g.Expect(h.ModelVersion).To(Equal(promo.RunID), "pod %s serves another run", pod.Name)
 				g.Expect(h.Pod).To(Equal(pod.Name))
 			}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+			if !gone {
+				checked++
+			}
 		}
 		dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())

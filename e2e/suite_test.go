@@ -43,6 +43,9 @@ type suiteEnv struct {
 	setUp  bool
 	// loadRuns are the load levels measured so far, by users.
 	loadRuns map[int]loadRun
+	// restartBaseline is each Deployment container's restart count when
+	// the set-up finished (see guards_test.go).
+	restartBaseline map[string]int32
 }
 
 var env *suiteEnv
@@ -125,6 +128,12 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Client: env.clientset, Namespace: cfg.Namespace, Name: "inference", MinReady: 2,
 		Timeout: RolloutTimeout, Poll: Poll,
 	})
+	baseline, err := deploymentRestarts(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	env.restartBaseline = map[string]int32{}
+	for id, c := range baseline {
+		env.restartBaseline[id] = c.restarts
+	}
 	env.setUp = true
 }, NodeTimeout(ClusterUpTimeout+ImagesTimeout+HelmTimeout+PipelineTimeout+RolloutTimeout))
 
