@@ -111,11 +111,6 @@ func run(ctx context.Context, log *slog.Logger, keep bool, makeArgs []string) er
 		return err
 	}
 
-	// The clone's make e2e would delete a cluster of the same name and needs
-	// its host port: refuse rather than take the user's cluster down.
-	if out, err := execx.Command("docker", "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster="+clusterName()).Output(ctx); err == nil && strings.TrimSpace(out) != "" {
-		return fmt.Errorf("a kind cluster %q is running and the fresh run would delete it: `make cluster-down` first, or set CLUSTER_NAME", clusterName())
-	}
 	clone := filepath.Join(tmp, "flts-e2e")
 	err = timed("fresh clone", func() error {
 		return execx.Command("git", "clone", "--quiet", "--no-hardlinks", root, clone).Run(ctx)
@@ -198,6 +193,12 @@ func removeProjectImages(ctx context.Context, log *slog.Logger, root, stateDir s
 			log.Warn("failed to stop the engine started to remove images", "err", err)
 		}
 	}()
+	// The clone's make e2e would delete a cluster of the same name and needs
+	// its host port: refuse rather than take the user's cluster down. Asked
+	// of the running engine, stopped nodes included (they start with it).
+	if out, err := execx.Command("docker", "ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster="+clusterName()).Output(ctx); err == nil && strings.TrimSpace(out) != "" {
+		return fmt.Errorf("a kind cluster %q exists and the fresh run would delete it: `make cluster-down` first, or set CLUSTER_NAME", clusterName())
+	}
 	out, err := execx.Command("docker", "images", "--filter", "label="+imagebuild.CacheKeyLabel, "--format", "{{.ID}}").Output(ctx)
 	if err != nil {
 		return fmt.Errorf("failed to list the project's images: %w", err)
