@@ -93,13 +93,13 @@ e2e: ## Build everything, then the cluster check and the whole suite (GINKGO_ARG
 e2e-build: node-image images e2e-compile
 
 .PHONY: e2e-compile
-# After tools: they share client-go and kind, and two go commands compiling
-# the same packages at once each compile them (the cache is filled, not
-# shared, while both run).
+# After tools, so two go commands never download the same modules at once.
 e2e-compile: tools
-	@# Helm, Ginkgo and the test binaries of the check and the suite, compiled
-	@# before any test deadline starts (go test and ginkgo then only link).
-	@$(call timed,compile suite,$(MAKE) --no-print-directory $(BIN)/helm && $(GO) test -c -o /dev/null -tags clusterintegration ./tools/cluster \
+	@# flts-cluster, Helm, Ginkgo and the test binaries of the check and the
+	@# suite (kind and client-go, shared), compiled before any test deadline
+	@# starts (go test and ginkgo then only link).
+	@$(call timed,compile suite,$(MAKE) --no-print-directory cluster-cli $(BIN)/helm \
+		&& $(GO) test -c -o /dev/null -tags clusterintegration ./tools/cluster \
 		&& $(GO) test -c -o /dev/null ./e2e && $(GINKGO) version)
 
 .PHONY: e2e-run
@@ -137,23 +137,31 @@ test-integration: $(BIN)/minio ## The object-store adapter against a real MinIO 
 ##@ Cluster and images
 
 .PHONY: tools
-tools: ## Build the project's CLIs (flts-cluster, flts-images) into _output/bin.
-	@$(call timed,tools,$(GO) build -v -o $(BIN)/ ./tools/cmd/flts-cluster ./tools/cmd/flts-images)
+# flts-images links no kind or client-go: it compiles in seconds, so the
+# engine and the long builds start at once. flts-cluster (kind, client-go)
+# compiles beside them, in `compile suite`.
+tools: ## Build the build CLI (flts-images: engine, node image, images, bundles) into _output/bin.
+	@$(call timed,tools,$(GO) build -v -o $(BIN)/ ./tools/cmd/flts-images)
+
+.PHONY: cluster-cli
+cluster-cli: ## Build the cluster CLI (flts-cluster: up, down, guard, load) into _output/bin.
+	$(GO) build -o $(BIN)/ ./tools/cmd/flts-cluster
 
 .PHONY: engine
 engine: tools ## Start (installing it if missing) a Docker engine able to run kind's privileged nodes.
-	@$(call timed,engine,$(FLTS_CLUSTER) engine)
+	@$(call timed,engine,$(FLTS_IMAGES) engine)
 
 .PHONY: node-image
-node-image: engine $(if $(E2E_BUNDLE),bundle-load) ## Build the offline kind node image for K8S_VERSION (cached by content key; ~15 min cold).
+node-image: engine $(if $(E2E_BUNDLE),bundle-load) ## Build the offline kind node image and metrics-server for K8S_VERSION (cached by content key).
 ifeq ($(KIND_NODE_IMAGE),)
-	@$(call timed,node image,$(FLTS_CLUSTER) node-image)
+	@$(call timed,node image,$(FLTS_IMAGES) node-image)
 else
-	@echo "KIND_NODE_IMAGE=$(KIND_NODE_IMAGE): no node image to build"
+	@echo "KIND_NODE_IMAGE=$(KIND_NODE_IMAGE): no node image to build, only metrics-server"
+	@$(call timed,metrics-server,$(FLTS_IMAGES) node-image --metrics-server-only)
 endif
 
 .PHONY: images
-images: tools engine $(if $(E2E_BUNDLE),bundle-load) ## Build the pipeline, prober and metrics-server images (cached by their inputs).
+images: tools engine $(if $(E2E_BUNDLE),bundle-load) ## Build the pipeline and prober images (cached by their inputs).
 	@$(call timed,images,$(FLTS_IMAGES))
 
 .PHONY: bundle
@@ -165,11 +173,11 @@ bundle-load: tools engine
 	@$(call timed,bundle load,$(FLTS_IMAGES) load $(E2E_BUNDLE))
 
 .PHONY: cluster
-cluster: engine node-image images ## Create (or with E2E_REUSE_CLUSTER=1 reuse) the kind cluster with metrics-server.
+cluster: engine node-image images cluster-cli ## Create (or with E2E_REUSE_CLUSTER=1 reuse) the kind cluster with metrics-server.
 	$(FLTS_CLUSTER) up
 
 .PHONY: cluster-down
-cluster-down: tools ## Delete the kind cluster.
+cluster-down: cluster-cli ## Delete the kind cluster.
 	$(FLTS_CLUSTER) down
 
 .PHONY: loadtest

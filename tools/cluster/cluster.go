@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,10 +16,10 @@ import (
 
 	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/execx"
-	"github.com/flts/flts-e2e/tools/imagebuild"
 	"github.com/flts/flts-e2e/tools/netguard"
 	"github.com/flts/flts-e2e/tools/nodeimage"
 	"github.com/flts/flts-e2e/tools/progress"
+	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
 const (
@@ -28,12 +27,9 @@ const (
 	DefaultName = "flts-e2e"
 	// DefaultConfigPath is the kind config, relative to the repository root.
 	DefaultConfigPath = "fixtures/kind/cluster.yaml"
-	// MetricsServerManifest holds the metrics-server objects, relative to the root.
+	// MetricsServerManifest holds the metrics-server objects, relative to
+	// the root; it names nodeimage.MetricsServerImage.
 	MetricsServerManifest = "fixtures/metrics-server/components.yaml"
-	// MetricsServerTag tags images/metrics-server as the manifest names it.
-	MetricsServerTag = "v0.8.0"
-	// MetricsServerImage is the image the manifest names.
-	MetricsServerImage = "flts.local/metrics-server:" + MetricsServerTag
 )
 
 // Options configures Up.
@@ -86,7 +82,7 @@ func (c *Cluster) RESTConfig() (*rest.Config, error) {
 
 func (o *Options) defaults() error {
 	if o.RepoRoot == "" {
-		root, err := FindRepoRoot()
+		root, err := reporoot.Find()
 		if err != nil {
 			return err
 		}
@@ -165,11 +161,11 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	msBuilder, err := imagebuild.New(imagebuild.Options{RepoRoot: opts.RepoRoot, Tag: MetricsServerTag, Logger: log})
+	// metrics-server is built with the node image, against the cluster's
+	// Kubernetes release (`make node-image` builds only it when
+	// KIND_NODE_IMAGE names a node image built elsewhere).
+	msImage, err := nodeimage.LookupMetricsServer(ctx, nodeimage.Options{K8sVersion: opts.K8sVersion, RepoRoot: opts.RepoRoot, Logger: log})
 	if err != nil {
-		return nil, err
-	}
-	if _, err := msBuilder.Present(ctx, "metrics-server"); err != nil {
 		return nil, err
 	}
 
@@ -220,7 +216,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 
 	done = stage(log, "load metrics-server image")
 	defer done.Stop()
-	if err := c.LoadImages(ctx, MetricsServerImage); err != nil {
+	if err := c.LoadImages(ctx, msImage); err != nil {
 		return nil, err
 	}
 	done.Done()
@@ -274,7 +270,7 @@ func Down(ctx context.Context, name string) error {
 		return nil
 	}
 	kubeconfig := ""
-	if root, err := FindRepoRoot(); err == nil {
+	if root, err := reporoot.Find(); err == nil {
 		kubeconfig = filepath.Join(root, "_cache", "flts-cluster", "kubeconfig")
 	}
 	if err := p.Delete(name, kubeconfig); err != nil {
@@ -301,25 +297,6 @@ func (c *Cluster) ExportLogs(ctx context.Context, dir string) error {
 		return fmt.Errorf("failed to export logs of cluster %s: %w", c.Name, err)
 	}
 	return nil
-}
-
-// FindRepoRoot walks up from the working directory to the flts-e2e module root.
-func FindRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("failed to get working directory: %w", err)
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && modulePath(data) == "github.com/flts/flts-e2e" {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("failed to find the github.com/flts/flts-e2e module root above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Attach returns the existing cluster name (DefaultName when empty) without

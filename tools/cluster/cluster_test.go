@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+
+	"github.com/flts/flts-e2e/tools/nodeimage"
 )
 
 func repoFile(t *testing.T, rel string) string {
@@ -118,8 +120,8 @@ func TestMetricsServerManifest(t *testing.T) {
 		}
 		containers, _, _ := unstructuredSlice(o.Object, "spec", "template", "spec", "containers")
 		c := containers[0].(map[string]any)
-		if c["image"] != MetricsServerImage {
-			t.Errorf("image %v, want %s", c["image"], MetricsServerImage)
+		if c["image"] != nodeimage.MetricsServerImage {
+			t.Errorf("image %v, want %s", c["image"], nodeimage.MetricsServerImage)
 		}
 		args := strings.Join(toStrings(c["args"]), " ")
 		for _, want := range []string{"--kubelet-insecure-tls", "--metric-resolution=10s", "--kubelet-request-timeout=5s", "--kubelet-preferred-address-types=InternalIP"} {
@@ -180,11 +182,5 @@ func TestCountNodeMetrics(t *testing.T) {
 	}
 	if _, err := countNodeMetrics([]byte(`<html>`)); err == nil {
 		t.Error("want error for non-JSON body")
-	}
-}
-
-func TestModulePath(t *testing.T) {
-	if got := modulePath([]byte("// c\nmodule github.com/flts/flts-e2e\n\ngo 1.26\n")); got != "github.com/flts/flts-e2e" {
-		t.Errorf("got %q", got)
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/flts/flts-e2e/pkg/loadtest"
 	"github.com/flts/flts-e2e/tools/imagebuild"
+	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
 // diagnosticsGrace is kept from `go test -timeout` so that, when the check
@@ -46,7 +47,7 @@ func TestClusterIntegration(t *testing.T) {
 		defer cancel()
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	root, err := FindRepoRoot()
+	root, err := reporoot.Find()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/mod/modfile"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/flts/flts-e2e/tools/execx"
@@ -49,8 +48,4 @@ func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
 	}
 	c.log.Info("loaded images", "images", strings.Join(refs, " "), "nodes", len(nodes))
 	return nil
-}
-
-func modulePath(gomod []byte) string {
-	return modfile.ModulePath(gomod)
 }

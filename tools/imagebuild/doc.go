@@ -6,7 +6,7 @@
 // An image folder holds a Dockerfile and one of:
 //   - main.go: a main package of this module, built with `go build`;
 //   - module.txt: one line `<package>@<version>` of a third-party server
-//     (NATS, MinIO, metrics-server), built with `go install` from the Go
+//     (NATS, MinIO), built with `go install` from the Go
 //     module proxy at exactly that version.
 //
 // Every image carries the label flts.cache-key, a digest of its build

@@ -28,8 +28,8 @@ const CacheKeyLabel = "flts.cache-key"
 var PipelineImages = []string{"nats", "minio", "tracking", "preprocess", "train", "eval", "inference", "loadgen"}
 
 // SuiteImages are what the suite needs built besides the node image: the
-// pipeline and the cluster check's prober (metrics-server has a tag of its
-// own, see tools/cluster).
+// pipeline and the cluster check's prober (metrics-server is built with the
+// node image, see tools/nodeimage).
 var SuiteImages = append(slices.Clone(PipelineImages), "prober")
 
 // Options configures a Builder.

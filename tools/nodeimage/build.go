@@ -139,6 +139,11 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	ref := Ref(version)
 	if b.imageKey(ctx, ref) == key {
 		b.log.Info("node image cached", "ref", ref, "key", key, "elapsed", time.Since(start).Round(time.Millisecond))
+		// metrics-server is built with the node image but kept as an image
+		// of its own: another version's build may have replaced it.
+		if _, err := BuildMetricsServer(ctx, opts); err != nil {
+			return "", err
+		}
 		return ref, nil
 	}
 	b.log.Info("building node image", "ref", ref, "key", key)
@@ -161,7 +166,7 @@ func Build(ctx context.Context, opts Options) (string, error) {
 		}
 		baseDone <- baseResult{ref, err}
 	}()
-	built, k8sErr := b.buildKubernetes(k8sCtx, version, inputs.Crictl)
+	built, k8sErr := b.buildKubernetes(k8sCtx, version, inputs.Crictl, nil)
 	base := <-baseDone
 	if base.err != nil {
 		return "", base.err
@@ -189,6 +194,9 @@ func Build(ctx context.Context, opts Options) (string, error) {
 		return "", fmt.Errorf("kubeadm %s lists etcd %s, but etcd was built for %s (kubeadm's DefaultEtcdVersion)", version, imgs.Etcd, built.etcdTag)
 	}
 	if err := b.buildComponentImages(ctx, version, k8sBin, baseRef, key, imgs); err != nil {
+		return "", err
+	}
+	if err := b.buildMetricsServerImage(ctx, version, k8sBin); err != nil {
 		return "", err
 	}
 	if err := b.assemble(ctx, ref, key, version, baseRef, k8sBin, crictlBin, append(imgs.All(), SandboxImage)); err != nil {

@@ -78,7 +78,7 @@ func GoDirective(gomod string) string {
 
 // KubernetesWrapperGoMod renders the wrapper module that builds
 // k8s.io/kubernetes at version from the module proxy, together with the
-// extra modules the node needs (etcd's server, cri-tools). With extras,
+// extra modules the node needs (etcd's server, metrics-server, cri-tools). With extras,
 // every other module Kubernetes requires is pinned to Kubernetes' own
 // version, so building them in one graph cannot move Kubernetes'
 // dependencies; go.etcd.io is left free, since etcd's server brings its own
@@ -170,12 +170,14 @@ type k8sBuild struct {
 	crictl string
 }
 
-// buildKubernetes compiles the Kubernetes commands, etcd and (when cri-tools'
-// release tracks this minor) crictl into a per-version bin directory in one
-// `go build`: they share one package graph, so client-go, grpc, protobuf
-// and the rest compile once instead of once per program. The Go build cache
-// makes a repeat take seconds.
-func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion string) (k8sBuild, error) {
+// buildKubernetes compiles the Kubernetes commands, etcd, metrics-server
+// and (when cri-tools' release tracks this minor) crictl into a per-version
+// bin directory in one `go build`: they share one package graph, so
+// client-go, grpc, protobuf and the rest compile once instead of once per
+// program. The Go build cache makes a repeat take seconds. With only set,
+// just those packages are built, in the same module (so the same cached
+// packages).
+func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion string, only []string) (k8sBuild, error) {
 	srcDir := filepath.Join(b.opts.CacheDir, "k8s-src", version)
 	out := k8sBuild{binDir: filepath.Join(b.opts.CacheDir, "k8s-bin", version)}
 	for _, d := range []string{srcDir, out.binDir, filepath.Join(srcDir, "etcd")} {
@@ -196,12 +198,12 @@ func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion st
 	}
 	etcdVer := EtcdModuleVersion(out.etcdTag)
 	etcdMod, etcdPkg := EtcdMainPackage(etcdVer)
-	extra := []module.Version{{Path: etcdMod, Version: etcdVer}}
-	pkgs := make([]string, 0, len(KubernetesCommands)+2)
+	extra := []module.Version{{Path: etcdMod, Version: etcdVer}, {Path: MetricsServerModule, Version: MetricsServerVersion}}
+	pkgs := make([]string, 0, len(KubernetesCommands)+3)
 	for _, c := range KubernetesCommands {
 		pkgs = append(pkgs, "k8s.io/kubernetes/cmd/"+c)
 	}
-	pkgs = append(pkgs, "./etcd")
+	pkgs = append(pkgs, "./etcd", MetricsServerPackage)
 	sharesCrictl, err := crictlTracks(version, crictlVersion)
 	if err != nil {
 		return out, err
@@ -210,6 +212,11 @@ func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion st
 		extra = append(extra, module.Version{Path: CrictlModule, Version: crictlVersion})
 		pkgs = append(pkgs, CrictlPackage)
 		out.crictl = filepath.Join(out.binDir, "crictl")
+	}
+	what := "kubernetes " + version + " with etcd " + etcdVer + " and metrics-server " + MetricsServerVersion
+	if only != nil {
+		pkgs, out.crictl = only, ""
+		what = strings.Join(only, " ") + " in the kubernetes " + version + " graph"
 	}
 	wrapper, err := KubernetesWrapperGoMod(version, string(gomod), extra)
 	if err != nil {
@@ -233,7 +240,7 @@ func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion st
 	// and the linker ignores it for them.
 	ld += " -X " + crictlVersionVar + "=" + crictlVersion
 	err = gobuild.Run(ctx, b.log, gobuild.Build{
-		What: "kubernetes " + version + " with etcd " + etcdVer, Dir: srcDir, Env: append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...),
+		What: what, Dir: srcDir, Env: append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...),
 		Flags: []string{"-trimpath", "-ldflags", ld, "-o", out.binDir + "/"}, Packages: pkgs,
 	})
 	if err != nil {

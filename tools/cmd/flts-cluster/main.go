@@ -2,13 +2,12 @@
 //
 //	flts-cluster up         [-name N] [-k8s-version V] [-node-image REF] [-reuse] [-config F] [-kubeconfig F]
 //	flts-cluster down       [-name N]
-//	flts-cluster node-image [-k8s-version V] [-base-only]
-//	flts-cluster engine
 //	flts-cluster guard
 //	flts-cluster load       [-name N] IMAGE...
 //
 // Environment defaults: K8S_VERSION, KIND_NODE_IMAGE, E2E_REUSE_CLUSTER
-// (true/1), CLUSTER_NAME. Exit status 2 means bad usage.
+// (true/1), CLUSTER_NAME. Exit status 2 means bad usage. The engine and the
+// images it needs are flts-images' (`make engine node-image images`).
 package main
 
 import (
@@ -25,9 +24,9 @@ import (
 	"syscall"
 
 	"github.com/flts/flts-e2e/tools/cluster"
-	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/netguard"
 	"github.com/flts/flts-e2e/tools/nodeimage"
+	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
 const usage = `usage: flts-cluster <command> [flags]
@@ -35,8 +34,6 @@ const usage = `usage: flts-cluster <command> [flags]
 commands:
   up          engine, network guard, kind cluster (node image and metrics-server image built first: make cluster), metrics-server; waits until usable
   down        delete the kind cluster (the engine and cached images stay)
-  node-image  build (or find cached) the offline kind node image
-  engine      make sure a Docker engine able to run privileged containers runs
   guard       create the kind network and its iptables guard
   load        load local Docker images into the cluster's nodes
 
@@ -51,14 +48,10 @@ func main() {
 }
 
 // needsRoot names, for each command that needs root, what needs it: the
-// network guard's iptables rule, installing and starting the engine
-// (apt-get, dockerd, /etc/docker/daemon.json) and the node image's base
-// (debootstrap, chroot).
+// network guard's iptables rule and starting the engine.
 var needsRoot = map[string]string{
-	"up":         "it starts the engine if needed and installs the network guard (iptables)",
-	"guard":      "the network guard is an iptables rule",
-	"engine":     "it may install docker.io (apt-get), start dockerd and register the runtime wrapper in /etc/docker/daemon.json",
-	"node-image": "the base file system is built with debootstrap and chroot",
+	"up":    "it starts the engine if needed and installs the network guard (iptables)",
+	"guard": "the network guard is an iptables rule",
 }
 
 // errUsage marks bad command lines (exit status 2).
@@ -108,14 +101,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := fs.String("name", envOr("CLUSTER_NAME", cluster.DefaultName), "kind cluster name (env CLUSTER_NAME)")
 	var (
 		version, nodeImage, config, kubeconfig *string
-		reuse, baseOnly                        *bool
+		reuse                                  *bool
 	)
 	switch cmd {
-	case "up", "node-image":
-		version = fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
-	}
-	switch cmd {
 	case "up":
+		version = fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
 		defReuse, err := envBool("E2E_REUSE_CLUSTER")
 		if err != nil {
 			return err
@@ -124,9 +114,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		reuse = fs.Bool("reuse", defReuse, "keep an existing healthy cluster (env E2E_REUSE_CLUSTER)")
 		config = fs.String("config", "", "kind config (default fixtures/kind/cluster.yaml)")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig output (default _cache/flts-cluster/kubeconfig)")
-	case "node-image":
-		baseOnly = fs.Bool("base-only", false, "build only the Debian base image")
-	case "down", "engine", "guard", "load":
+	case "down", "guard", "load":
 	default:
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}
@@ -144,7 +132,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if why, ok := needsRoot[cmd]; ok && os.Geteuid() != 0 {
 		return fmt.Errorf("flts-cluster %s must run as root: %s; run `sudo -E env PATH=\"$PATH\" make e2e` (or the target you ran)", cmd, why)
 	}
-	root, err := cluster.FindRepoRoot()
+	root, err := reporoot.Find()
 	if err != nil {
 		return err
 	}
@@ -163,24 +151,6 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		fmt.Fprintf(stdout, "cluster %s deleted\n", *name)
-	case "node-image":
-		opts := nodeimage.Options{K8sVersion: *version, RepoRoot: root, Logger: log}
-		var ref string
-		if *baseOnly {
-			ref, err = nodeimage.BuildBase(ctx, opts)
-		} else {
-			ref, err = nodeimage.Build(ctx, opts)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, ref)
-	case "engine":
-		e, err := engine.Ensure(ctx, engine.Options{StateDir: state, RepoRoot: root, Logger: log})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "engine ready started-by-flts=%v pid=%d wrapper=%v\n", e.Started, e.PID, e.WrapperInstalled)
 	case "guard":
 		g := netguard.New(log)
 		subnet, err := g.EnsureNetwork(ctx, netguard.DefaultSubnet)

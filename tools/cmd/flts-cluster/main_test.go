@@ -16,8 +16,9 @@ func TestBadUsageExitsTwo(t *testing.T) {
 	}{
 		{"no command", nil, nil, "missing command"},
 		{"unknown command", []string{"explode"}, nil, `unknown command "explode"`},
+		{"engine moved to flts-images", []string{"engine"}, nil, `unknown command "engine"`},
 		{"unknown flag", []string{"up", "-frobnicate"}, nil, "frobnicate"},
-		{"unsupported version", []string{"node-image", "-k8s-version", "v1.99.0"}, nil, "supported versions are v1.32.13, v1.33.13, v1.34.4"},
+		{"unsupported version", []string{"up", "-k8s-version", "v1.99.0"}, nil, "supported versions are v1.32.13, v1.33.13, v1.34.4"},
 		{"unsupported version from env", []string{"up"}, map[string]string{"K8S_VERSION": "v1.20.0"}, "unsupported Kubernetes version"},
 		{"bad reuse env", []string{"up"}, map[string]string{"E2E_REUSE_CLUSTER": "maybe"}, "E2E_REUSE_CLUSTER"},
 		{"stray argument", []string{"down", "extra"}, nil, "unexpected arguments"},

@@ -40,6 +40,7 @@ import (
 	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/imagebuild"
+	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
 func main() {
@@ -75,7 +76,7 @@ type stage struct {
 
 func run(ctx context.Context, log *slog.Logger, keep bool, makeArgs []string) error {
 	start := time.Now()
-	root, err := cluster.FindRepoRoot()
+	root, err := reporoot.Find()
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,15 @@
-// Command flts-images builds the suite's container images from images/ and
-// carries them to another machine.
+// Command flts-images builds the images the suite runs, the Docker engine
+// they are built in first, and carries them to another machine.
 //
-//	flts-images [--tag e2e] [--registry flts.local] [name ...]   build (default: the suite's images and metrics-server)
+//	flts-images [--tag e2e] [--registry flts.local] [name ...]   build images/<name> (default: the suite's images)
+//	flts-images engine                                           start (installing it if missing) a Docker engine able to run kind's nodes
+//	flts-images node-image [--k8s-version V] [--base-only | --metrics-server-only]
+//	                                                             the offline kind node image and the metrics-server image built with it
 //	flts-images save [--k8s-version V] FILE                      write every image the suite needs, node image included, to FILE
 //	flts-images load FILE                                        load a bundle written by save
 //
+// It links no kind or client-go, so it compiles in seconds and the long
+// builds start at once; the cluster CLI (flts-cluster) compiles beside them.
 // Images keep their content-key labels in a bundle, so after `load` the
 // builders find them up to date and compile nothing; an input that changed
 // since the bundle was written still rebuilds.
@@ -19,13 +24,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
-	"github.com/flts/flts-e2e/tools/cluster"
+	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 	"github.com/flts/flts-e2e/tools/nodeimage"
 	"github.com/flts/flts-e2e/tools/progress"
+	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
 // errUsage marks bad command lines (exit status 2).
@@ -49,7 +56,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	root, err := cluster.FindRepoRoot()
+	root, err := reporoot.Find()
 	if err != nil {
 		return err
 	}
@@ -59,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return save(ctx, log, root, args[1:], stderr)
 		case "load":
 			return load(ctx, log, args[1:])
+		case "engine":
+			return startEngine(ctx, log, root, args[1:], stdout)
+		case "node-image":
+			return nodeImage(ctx, log, root, args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("flts-images", flag.ContinueOnError)
@@ -66,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tag := fs.String("tag", envOr("IMAGE_TAG", "e2e"), "image tag (env IMAGE_TAG)")
 	registry := fs.String("registry", envOr("IMAGE_REGISTRY", "flts.local"), "image registry prefix (env IMAGE_REGISTRY)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v, and metrics-server tagged %s).\n\n", imagebuild.SuiteImages, cluster.MetricsServerTag)
+		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | engine | node-image [flags] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v).\n\n", imagebuild.SuiteImages)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -80,23 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var refs []string
 	if len(names) == 0 {
-		// The suite's images, and metrics-server under the tag the
-		// cluster's manifest names.
-		if refs, err = b.BuildAll(ctx, imagebuild.SuiteImages...); err != nil {
-			return err
-		}
-		ms, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Registry: *registry, Tag: cluster.MetricsServerTag, Logger: log})
-		if err != nil {
-			return err
-		}
-		ref, err := ms.Build(ctx, "metrics-server")
-		if err != nil {
-			return err
-		}
-		refs = append(refs, ref)
-	} else if refs, err = b.BuildAll(ctx, names...); err != nil {
+		names = imagebuild.SuiteImages
+	}
+	refs, err := b.BuildAll(ctx, names...)
+	if err != nil {
 		return err
 	}
 	for _, r := range refs {
@@ -120,15 +119,76 @@ func bundleRefs(ctx context.Context, log *slog.Logger, root, version string) ([]
 	if err != nil {
 		return nil, err
 	}
-	ms, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: cluster.MetricsServerTag, Logger: log})
+	ms, err := nodeimage.LookupMetricsServer(ctx, nodeimage.Options{K8sVersion: version, RepoRoot: root, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	msRefs, err := ms.Present(ctx, "metrics-server")
-	if err != nil {
-		return nil, err
+	return append([]string{node, ms}, refs...), nil
+}
+
+// requireRoot refuses a command that needs root, saying what needs it,
+// after its command line was checked.
+func requireRoot(cmd, why string) error {
+	if os.Geteuid() == 0 {
+		return nil
 	}
-	return append(append([]string{node}, refs...), msRefs...), nil
+	return fmt.Errorf("flts-images %s must run as root: %s; run `sudo -E env PATH=\"$PATH\" make e2e` (or the target you ran)", cmd, why)
+}
+
+func startEngine(ctx context.Context, log *slog.Logger, root string, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: engine takes no arguments, got %q", errUsage, args)
+	}
+	if err := requireRoot("engine", "it may install docker.io (apt-get), start dockerd and register the runtime wrapper in /etc/docker/daemon.json"); err != nil {
+		return err
+	}
+	e, err := engine.Ensure(ctx, engine.Options{StateDir: filepath.Join(root, "_cache", "flts-cluster"), RepoRoot: root, Logger: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "engine ready started-by-flts=%v pid=%d wrapper=%v\n", e.Started, e.PID, e.WrapperInstalled)
+	return nil
+}
+
+func nodeImage(ctx context.Context, log *slog.Logger, root string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("node-image", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	version := fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
+	baseOnly := fs.Bool("base-only", false, "build only the Debian base image")
+	msOnly := fs.Bool("metrics-server-only", false, "build only the metrics-server image (for a node image built elsewhere: KIND_NODE_IMAGE)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if *baseOnly && *msOnly {
+		return fmt.Errorf("%w: --base-only and --metrics-server-only exclude each other", errUsage)
+	}
+	if _, err := nodeimage.ValidateK8sVersion(*version); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if !*msOnly {
+		if err := requireRoot("node-image", "the base file system is built with debootstrap and chroot"); err != nil {
+			return err
+		}
+	}
+	opts := nodeimage.Options{K8sVersion: *version, RepoRoot: root, Logger: log}
+	var ref string
+	var err error
+	switch {
+	case *baseOnly:
+		ref, err = nodeimage.BuildBase(ctx, opts)
+	case *msOnly:
+		ref, err = nodeimage.BuildMetricsServer(ctx, opts)
+	default:
+		ref, err = nodeimage.Build(ctx, opts)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, ref)
+	return nil
 }
 
 func save(ctx context.Context, log *slog.Logger, root string, args []string, stderr io.Writer) error {
