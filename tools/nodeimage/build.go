@@ -79,6 +79,14 @@ func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
 // otherwise. It compiles nothing: the suite and the cluster check use it so
 // no build ever runs under a test's deadline.
 func Lookup(ctx context.Context, opts Options) (string, error) {
+	return lookup(ctx, opts, func(b *builder, version string) (string, string, error) {
+		key, err := b.key(version)
+		return Ref(version), key, err
+	})
+}
+
+// lookup finds the image keyOf names for opts' version, current or not.
+func lookup(ctx context.Context, opts Options, keyOf func(b *builder, version string) (ref, key string, err error)) (string, error) {
 	version, err := ValidateK8sVersion(opts.K8sVersion)
 	if err != nil {
 		return "", err
@@ -87,18 +95,18 @@ func Lookup(ctx context.Context, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, err := b.key(version)
+	ref, key, err := keyOf(b, version)
 	if err != nil {
 		return "", err
 	}
-	ref := Ref(version)
 	switch have := b.imageKey(ctx, ref); have {
 	case key:
 		return ref, nil
 	case "":
-		return "", fmt.Errorf("node image %s is missing: build it with `make node-image K8S_VERSION=%s` (make e2e does)", ref, version)
+		return "", fmt.Errorf("image %s is missing: build it with `make node-image K8S_VERSION=%s` (make e2e does)", ref, version)
 	default:
-		return "", fmt.Errorf("node image %s is stale (cache key %s, sources say %s): rebuild it with `make node-image K8S_VERSION=%s`", ref, have, key, version)
+		return "", fmt.Errorf("image %s is stale (cache key %s, sources say %s; built for another Kubernetes version or from older sources): rebuild it with `make node-image K8S_VERSION=%s`",
+			ref, have, key, version)
 	}
 }
 

@@ -1,13 +1,14 @@
 package nodeimage
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -45,82 +46,73 @@ func downloadModule(ctx context.Context, dir, mod string) (moduleInfo, error) {
 	return info, nil
 }
 
-// StagingReplaces parses k8s.io/kubernetes's go.mod and returns, for every
-// replace into ./staging/, the module path. The wrapper module replaces each
-// with the published staging module at the matching v0.X.Y version.
-func StagingReplaces(gomod string) []string {
-	var mods []string
-	sc := bufio.NewScanner(strings.NewReader(gomod))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		line = strings.TrimPrefix(line, "replace ")
-		left, right, ok := strings.Cut(line, "=>")
-		if !ok || !strings.HasPrefix(strings.TrimSpace(right), "./staging/") {
-			continue
-		}
-		if f := strings.Fields(left); len(f) >= 1 {
-			mods = append(mods, f[0])
-		}
-	}
-	return mods
-}
-
-// GoDirective returns the go directive of a go.mod ("1.24.0"), or "".
-func GoDirective(gomod string) string {
-	sc := bufio.NewScanner(strings.NewReader(gomod))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "go "); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
 // KubernetesWrapperGoMod renders the wrapper module that builds
 // k8s.io/kubernetes at version from the module proxy, together with the
-// extra modules the node needs (etcd's server, metrics-server, cri-tools). With extras,
-// every other module Kubernetes requires is pinned to Kubernetes' own
-// version, so building them in one graph cannot move Kubernetes'
-// dependencies; go.etcd.io is left free, since etcd's server brings its own
-// patch release of the client libraries Kubernetes uses.
+// extra modules the node needs (etcd's server, metrics-server, cri-tools).
+// Each of Kubernetes' ./staging replaces becomes the published staging
+// module at the matching v0.X.Y version. With extras, every other module
+// Kubernetes requires is pinned to Kubernetes' own version, so building
+// them in one graph cannot move Kubernetes' dependencies; go.etcd.io is
+// left free, since etcd's server brings its own patch release of the client
+// libraries Kubernetes uses.
 func KubernetesWrapperGoMod(version, kubernetesGoMod string, extra []module.Version) (string, error) {
 	staging, err := stagingVersion(version)
 	if err != nil {
 		return "", err
 	}
-	mods := StagingReplaces(kubernetesGoMod)
-	if len(mods) == 0 {
+	k8s, err := modfile.Parse("go.mod", []byte(kubernetesGoMod), nil)
+	if err != nil {
+		return "", fmt.Errorf("failed to parse k8s.io/kubernetes %s go.mod: %w", version, err)
+	}
+	isStaging := map[string]bool{}
+	for _, r := range k8s.Replace {
+		if strings.HasPrefix(r.New.Path, "./staging/") {
+			isStaging[r.Old.Path] = true
+		}
+	}
+	if len(isStaging) == 0 {
 		return "", fmt.Errorf("found no ./staging replace directives in k8s.io/kubernetes %s go.mod", version)
 	}
-	goVer := GoDirective(kubernetesGoMod)
-	if goVer == "" {
-		goVer = "1.24.0"
+	goVer := "1.24.0"
+	if k8s.Go != nil {
+		goVer = k8s.Go.Version
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "module flts.local/k8sbuild\n\ngo %s\n\nrequire (\n\tk8s.io/kubernetes %s\n", goVer, version)
+	w := new(modfile.File)
+	for _, step := range []error{
+		w.AddModuleStmt("flts.local/k8sbuild"),
+		w.AddGoStmt(goVer),
+		w.AddRequire("k8s.io/kubernetes", version),
+	} {
+		if step != nil {
+			return "", fmt.Errorf("failed to render the wrapper go.mod: %w", step)
+		}
+	}
 	for _, m := range extra {
-		fmt.Fprintf(&b, "\t%s %s\n", m.Path, m.Version)
+		w.AddNewRequire(m.Path, m.Version, false)
 	}
-	b.WriteString(")\n\nreplace (\n")
-	isStaging := map[string]bool{}
-	for _, m := range mods {
-		isStaging[m] = true
-		fmt.Fprintf(&b, "\t%s => %s %s\n", m, m, staging)
+	var replaces []module.Version
+	for _, p := range slices.Sorted(maps.Keys(isStaging)) {
+		replaces = append(replaces, module.Version{Path: p, Version: staging})
 	}
 	if len(extra) > 0 {
-		f, err := modfile.ParseLax("go.mod", []byte(kubernetesGoMod), nil)
-		if err != nil {
-			return "", fmt.Errorf("failed to parse k8s.io/kubernetes %s go.mod: %w", version, err)
-		}
-		for _, r := range f.Require {
-			if isStaging[r.Mod.Path] || strings.HasPrefix(r.Mod.Path, "go.etcd.io/") {
-				continue
+		for _, r := range k8s.Require {
+			if !isStaging[r.Mod.Path] && !strings.HasPrefix(r.Mod.Path, "go.etcd.io/") {
+				replaces = append(replaces, r.Mod)
 			}
-			fmt.Fprintf(&b, "\t%s => %s %s\n", r.Mod.Path, r.Mod.Path, r.Mod.Version)
 		}
 	}
-	b.WriteString(")\n")
-	return b.String(), nil
+	// One replace block (File.AddReplace would write a statement per line).
+	block := &modfile.LineBlock{Token: []string{"replace"}}
+	for _, r := range replaces {
+		block.Line = append(block.Line, &modfile.Line{InBlock: true,
+			Token: []string{modfile.AutoQuote(r.Path), "=>", modfile.AutoQuote(r.Path), r.Version}})
+	}
+	w.Syntax.Stmt = append(w.Syntax.Stmt, block)
+	out := modfile.Format(w.Syntax)
+	if _, err := modfile.Parse("go.mod", out, nil); err != nil {
+		return "", fmt.Errorf("rendered an invalid wrapper go.mod: %w", err)
+	}
+	return string(out), nil
 }
 
 // KubeadmEtcdVersion reads kubeadm's default etcd image tag ("3.6.5-0")

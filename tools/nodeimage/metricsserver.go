@@ -57,27 +57,10 @@ func (b *builder) buildMetricsServerImage(ctx context.Context, version, binDir s
 // when one built from the current inputs exists, and an error naming the
 // command that builds it otherwise. It compiles nothing.
 func LookupMetricsServer(ctx context.Context, opts Options) (string, error) {
-	version, err := ValidateK8sVersion(opts.K8sVersion)
-	if err != nil {
-		return "", err
-	}
-	b, err := newBuilder(ctx, &opts)
-	if err != nil {
-		return "", err
-	}
-	key, err := b.metricsServerKey(version)
-	if err != nil {
-		return "", err
-	}
-	switch have := b.imageKey(ctx, MetricsServerImage); have {
-	case key:
-		return MetricsServerImage, nil
-	case "":
-		return "", fmt.Errorf("image %s is missing: build it with `make node-image K8S_VERSION=%s` (make e2e does)", MetricsServerImage, version)
-	default:
-		return "", fmt.Errorf("image %s is stale (cache key %s, sources say %s; built for another Kubernetes version?): rebuild it with `make node-image K8S_VERSION=%s`",
-			MetricsServerImage, have, key, version)
-	}
+	return lookup(ctx, opts, func(b *builder, version string) (string, string, error) {
+		key, err := b.metricsServerKey(version)
+		return MetricsServerImage, key, err
+	})
 }
 
 // BuildMetricsServer builds (or finds cached) only the metrics-server

@@ -2,6 +2,7 @@ package nodeimage
 
 import (
 	"encoding/json"
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"os"
 	"path/filepath"
@@ -52,8 +53,17 @@ func TestKubernetesWrapperGoMod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f, err := modfile.Parse("go.mod", []byte(got), nil)
+	if err != nil {
+		t.Fatalf("wrapper go.mod does not parse: %v\n%s", err, got)
+	}
+	if f.Module.Mod.Path != "flts.local/k8sbuild" || f.Go.Version != "1.24.0" || len(f.Require) != 1 || f.Require[0].Mod != (module.Version{Path: "k8s.io/kubernetes", Version: "v1.34.4"}) {
+		t.Errorf("wrapper go.mod: module %v go %v require %v", f.Module.Mod, f.Go.Version, f.Require)
+	}
+	if len(f.Replace) != 3 {
+		t.Errorf("want the 3 staging replaces, got %d:\n%s", len(f.Replace), got)
+	}
 	for _, want := range []string{
-		"module flts.local/k8sbuild", "go 1.24.0", "\tk8s.io/kubernetes v1.34.4\n",
 		"k8s.io/api => k8s.io/api v0.34.4", "k8s.io/client-go => k8s.io/client-go v0.34.4", "k8s.io/kubelet => k8s.io/kubelet v0.34.4",
 	} {
 		if !strings.Contains(got, want) {
