@@ -12,8 +12,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/flts/flts-e2e/e2e/framework"
-	"github.com/flts/flts-e2e/pkg/loadtest"
-	"github.com/flts/flts-e2e/pkg/report"
+	"github.com/flts/flts-e2e/e2e/framework/loadtest"
+	"github.com/flts/flts-e2e/e2e/framework/report"
 )
 
 // hpaUsers is the HPA area's load: enough for a clear scale-up on the
@@ -85,7 +85,7 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 				pod := &pods.Items[i]
 				names = append(names, pod.Name)
 				g.Expect(pod.DeletionTimestamp).To(BeNil(), "pod %s still terminating", pod.Name)
-				g.Expect(loadtest.PodReady(pod)).To(BeTrue(), "pod %s not Ready", pod.Name)
+				g.Expect(framework.PodReady(pod)).To(BeTrue(), "pod %s not Ready", pod.Name)
 			}
 			g.Expect(names).To(HaveLen(int(periods.MinReplicas)), "inference pods after the scale-down")
 			for _, a := range added {

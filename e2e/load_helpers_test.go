@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flts/flts-e2e/e2e/framework"
-	"github.com/flts/flts-e2e/pkg/loadtest"
-	"github.com/flts/flts-e2e/pkg/report"
+	"github.com/flts/flts-e2e/e2e/framework/loadtest"
+	"github.com/flts/flts-e2e/e2e/framework/report"
 )
 
 const (

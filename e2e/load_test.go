@@ -7,7 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/flts/flts-e2e/e2e/framework"
-	"github.com/flts/flts-e2e/pkg/report"
+	"github.com/flts/flts-e2e/e2e/framework/report"
 )
 
 // loadLevels are the validation report's distributed load tests.

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/flts/flts-e2e/e2e/framework"
-	"github.com/flts/flts-e2e/pkg/report"
+	"github.com/flts/flts-e2e/e2e/framework/report"
 	"github.com/flts/flts-e2e/tools/cluster"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 )

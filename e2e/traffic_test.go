@@ -5,7 +5,7 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/flts/flts-e2e/pkg/loadtest"
+	"github.com/flts/flts-e2e/e2e/framework"
 )
 
 // trafficRequests is enough that a fair split falls under 25 % per pod
@@ -22,7 +22,7 @@ var _ = Describe("Traffic: the native Service spreads requests over both replica
 			g.Expect(err).NotTo(HaveOccurred())
 			pods = map[string]bool{}
 			for i := range list.Items {
-				if loadtest.PodReady(&list.Items[i]) {
+				if framework.PodReady(&list.Items[i]) {
 					pods[list.Items[i].Name] = true
 				}
 			}

@@ -13,10 +13,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/flts/flts-e2e/pkg/loadtest"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // Promotion is the promotion record eval serves at /promotion
@@ -99,7 +99,7 @@ func podSummary(ctx context.Context, c kubernetes.Interface, ns string) string {
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		state := string(p.Status.Phase)
-		if loadtest.PodReady(p) {
+		if PodReady(p) {
 			state += "/ready"
 		}
 		for _, cs := range p.Status.ContainerStatuses {
@@ -141,4 +141,10 @@ func WaitForDeploymentReady(ctx context.Context, in WaitForDeploymentInput) {
 		g.Expect(d.Status.UpdatedReplicas).To(Equal(d.Status.Replicas), "rollout in progress")
 	}).WithContext(ctx).WithTimeout(in.Timeout).WithPolling(in.Poll).Should(Succeed())
 	GinkgoWriter.Printf("Deployment %s/%s ready after %s\n", in.Namespace, in.Name, time.Since(start).Round(time.Second))
+}
+
+// PodReady reports whether the pod is Ready and not terminating: a pod
+// being deleted may still show Ready while it drains.
+func PodReady(p *corev1.Pod) bool {
+	return p.DeletionTimestamp == nil && podutils.IsPodReady(p)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // ResultPrefix starts the stdout lines on which a load-generator pod
-// reports its Summary; pkg/loadtest looks for them in the pod's log.
+// reports its Summary; e2e/framework/loadtest looks for them in the pod's log.
 const ResultPrefix = "FLTS_LOADGEN_RESULT "
 
 // ResultChunk bounds the JSON carried by one result line. The container

@@ -22,7 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/flts/flts-e2e/pkg/loadtest"
+	"github.com/flts/flts-e2e/e2e/framework/loadtest"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 	"github.com/flts/flts-e2e/tools/reporoot"
 )
@@ -181,7 +181,7 @@ func TestClusterIntegration(t *testing.T) {
 
 	t.Run("metrics API returns CPU for the pods", func(t *testing.T) {
 		err := poll(ctx, 3*time.Minute, "pod metrics", func(ctx context.Context) (bool, string, error) {
-			// The suite's own reader of the metrics API (pkg/loadtest): an
+			// The suite's own reader of the metrics API (e2e/framework/loadtest): an
 			// error (no figures yet, or a pod without usage) means poll again.
 			usage, err := loadtest.PodCPU(ctx, cs, ns, "app=echo")
 			if err != nil {

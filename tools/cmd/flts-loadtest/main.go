@@ -21,9 +21,9 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/flts/flts-e2e/e2e/framework/loadtest"
+	"github.com/flts/flts-e2e/e2e/framework/report"
 	"github.com/flts/flts-e2e/pkg/loadgen"
-	"github.com/flts/flts-e2e/pkg/loadtest"
-	"github.com/flts/flts-e2e/pkg/report"
 )
 
 func main() {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flts/flts-e2e/e2e/framework/report"
 	"github.com/flts/flts-e2e/pkg/loadgen"
-	"github.com/flts/flts-e2e/pkg/report"
 )
 
 func TestBadFlagsExit2(t *testing.T) {

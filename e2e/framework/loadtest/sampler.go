@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // HPASample is one observation of the HPA and its pods.
@@ -109,7 +110,7 @@ func (s *Sampler) sample(ctx context.Context) (HPASample, error) {
 	pods, err := s.in.Client.CoreV1().Pods(s.in.Namespace).List(ctx, metav1.ListOptions{LabelSelector: s.in.PodSelector})
 	if err == nil {
 		for i := range pods.Items {
-			if PodReady(&pods.Items[i]) {
+			if p := &pods.Items[i]; p.DeletionTimestamp == nil && podutils.IsPodReady(p) {
 				smp.Ready++
 			}
 		}
@@ -136,19 +137,6 @@ func Utilization(hpa *autoscalingv2.HorizontalPodAutoscaler) (cpu, mem *int32) {
 		}
 	}
 	return cpu, mem
-}
-
-// PodReady reports whether the pod's Ready condition is true.
-func PodReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // PodCPU reads per-pod CPU usage (millicores) from the metrics API.

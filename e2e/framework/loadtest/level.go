@@ -3,7 +3,7 @@ package loadtest
 import (
 	"fmt"
 
-	"github.com/flts/flts-e2e/pkg/report"
+	"github.com/flts/flts-e2e/e2e/framework/report"
 )
 
 // LevelResult turns a finished level into the report's data: the merged
