@@ -20,7 +20,7 @@ import (
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
 	"github.com/flts/flts-e2e/pkg/objstore/s3store"
-	"github.com/flts/flts-e2e/pkg/tracking"
+	trackingserver "github.com/flts/flts-e2e/pkg/tracking/server"
 )
 
 // shutdownTimeout bounds draining in-flight requests after SIGTERM; it is
@@ -73,7 +73,7 @@ func parseConfig(args []string, lookupEnv config.Getenv, stderr io.Writer) (opti
 	fs.StringVar(&secure, "s3-secure", env("FLTS_S3_SECURE", "false"), "use https for S3 (env FLTS_S3_SECURE)")
 	fs.StringVar(&cfg.storeDir, "store-dir", env("FLTS_TRACKING_STORE_DIR", ""), "keep data in this directory instead of S3 (env FLTS_TRACKING_STORE_DIR)")
 	fs.StringVar(&logLevel, "log-level", env("FLTS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLTS_LOG_LEVEL)")
-	fs.StringVar(&maxBody, "max-body-bytes", env("FLTS_TRACKING_MAX_BODY_BYTES", strconv.Itoa(tracking.DefaultMaxBodyBytes)), "largest accepted request body (env FLTS_TRACKING_MAX_BODY_BYTES)")
+	fs.StringVar(&maxBody, "max-body-bytes", env("FLTS_TRACKING_MAX_BODY_BYTES", strconv.Itoa(trackingserver.DefaultMaxBodyBytes)), "largest accepted request body (env FLTS_TRACKING_MAX_BODY_BYTES)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err // flag.ErrHelp included: Exec exits 0 on it
 	}
@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	api := tracking.NewServer(store, tracking.WithLogger(logger), tracking.WithMaxBodyBytes(cfg.maxBodyBytes))
+	api := trackingserver.New(store, trackingserver.WithLogger(logger), trackingserver.WithMaxBodyBytes(cfg.maxBodyBytes))
 	var ready atomic.Bool
 	srv := &http.Server{
 		Addr:              cfg.listen,
@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg options, logger *slog.Logger) error {
 
 // initStore creates the bucket and default experiment, retrying with
 // backoff while the object store starts.
-func initStore(ctx context.Context, api *tracking.Server, logger *slog.Logger) error {
+func initStore(ctx context.Context, api *trackingserver.Server, logger *slog.Logger) error {
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		attemptCtx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -14,6 +14,7 @@ import (
 	"github.com/flts/flts-e2e/pkg/preprocess"
 	"github.com/flts/flts-e2e/pkg/score"
 	"github.com/flts/flts-e2e/pkg/tracking"
+	trackingserver "github.com/flts/flts-e2e/pkg/tracking/server"
 )
 
 // TestEventDrivenFlow runs the stages as the cluster does: real tracking
@@ -22,7 +23,7 @@ func TestEventDrivenFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	e := newEnv(t)
-	ts := tracking.NewServer(e.store)
+	ts := trackingserver.New(e.store)
 	if err := ts.Init(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// splitS3URI splits "s3://bucket/prefix" into bucket and prefix.
-func splitS3URI(uri string) (bucket, prefix string, err error) {
+// SplitS3URI splits "s3://bucket/prefix" into bucket and prefix.
+func SplitS3URI(uri string) (bucket, prefix string, err error) {
 	rest, ok := strings.CutPrefix(uri, "s3://")
 	if !ok {
 		return "", "", fmt.Errorf("unsupported artifact URI %q: want s3://bucket/prefix", uri)
@@ -25,7 +25,7 @@ func splitS3URI(uri string) (bucket, prefix string, err error) {
 // with the object store directly, as MLflow's S3 artifact repository does.
 // relPath must stay inside the run's artifact root.
 func ArtifactLocation(run Run, relPath string) (bucket, key string, err error) {
-	bucket, prefix, err := splitS3URI(run.Info.ArtifactURI)
+	bucket, prefix, err := SplitS3URI(run.Info.ArtifactURI)
 	if err != nil {
 		return "", "", fmt.Errorf("failed to locate artifact %q of run %s: %w", relPath, run.Info.RunID, err)
 	}

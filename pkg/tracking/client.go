@@ -48,7 +48,7 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 
 // do sends one API call; body (POST) or query (GET) and decodes into out.
 func (c *Client) do(ctx context.Context, method, endpoint string, query url.Values, body, out any) error {
-	u := c.base + apiPrefix + endpoint
+	u := c.base + APIPrefix + endpoint
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
@@ -184,7 +184,7 @@ func (c *Client) SearchRuns(ctx context.Context, expIDs []string, filter string,
 	token := ""
 	for {
 		req := map[string]any{"experiment_ids": expIDs, "filter": filter, "order_by": orderBy, "page_token": token}
-		var resp searchResponse
+		var resp SearchResponse
 		if err := c.do(ctx, http.MethodPost, "runs/search", nil, req, &resp); err != nil {
 			return nil, err
 		}

@@ -1,5 +1,14 @@
 package tracking
 
+// APIPrefix is the path every REST endpoint is under.
+const APIPrefix = "/api/2.0/mlflow/"
+
+// SearchResponse is the body of runs/search.
+type SearchResponse struct {
+	Runs          []Run  `json:"runs"`
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
 // Run statuses (MLflow RunStatus).
 const (
 	StatusRunning   = "RUNNING"
@@ -19,14 +28,6 @@ const (
 	ErrorCodeLimitExceeded    = "REQUEST_LIMIT_EXCEEDED"
 	ErrorCodeInternalError    = "INTERNAL_ERROR"
 	ErrorCodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
-	lifecycleActive           = "active"
-	defaultExperimentName     = "Default"
-	runIndexPrefix            = "run-index/"
-	experimentsPrefix         = "experiments/"
-	runMetaName               = "meta.json"
-	artifactsDir              = "artifacts"
-	tagRunName                = "mlflow.runName"
-	promotedTag               = "promoted"
 )
 
 // Experiment mirrors MLflow's Experiment JSON.
@@ -123,16 +124,4 @@ func (r Run) Metric(k string) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-func validStatus(s string) bool {
-	switch s {
-	case StatusRunning, StatusScheduled, StatusFinished, StatusFailed, StatusKilled:
-		return true
-	}
-	return false
-}
-
-func terminalStatus(s string) bool {
-	return s == StatusFinished || s == StatusFailed || s == StatusKilled
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/flts/flts-e2e/pkg/pipeline"
 	"github.com/flts/flts-e2e/pkg/preprocess"
 	"github.com/flts/flts-e2e/pkg/tracking"
+	trackingserver "github.com/flts/flts-e2e/pkg/tracking/server"
 )
 
 // options of a local run.
@@ -221,7 +222,7 @@ func (l *local) awaitPromotion(ctx context.Context, decisions <-chan pipeline.Ev
 }
 
 func (l *local) startTracking(ctx context.Context, log *slog.Logger) (string, error) {
-	ts := tracking.NewServer(l.store, tracking.WithLogger(log))
+	ts := trackingserver.New(l.store, trackingserver.WithLogger(log))
 	if err := ts.Init(ctx); err != nil {
 		return "", fmt.Errorf("failed to initialise the tracking server: %w", err)
 	}

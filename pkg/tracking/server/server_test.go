@@ -1,4 +1,4 @@
-package tracking
+package server
 
 import (
 	"bytes"
@@ -16,27 +16,28 @@ import (
 
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
+	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
 type fixture struct {
 	srv    *httptest.Server
-	client *Client
+	client *tracking.Client
 	store  *dirstore.Store
 }
 
-func newFixture(t testing.TB, opts ...ServerOption) *fixture {
+func newFixture(t testing.TB, opts ...Option) *fixture {
 	t.Helper()
 	store, err := dirstore.New(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(store, opts...)
+	s := New(store, opts...)
 	if err := s.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, client: NewClient(srv.URL, srv.Client()), store: store}
+	return &fixture{srv: srv, client: tracking.NewClient(srv.URL, srv.Client()), store: store}
 }
 
 // raw sends a request and returns status and decoded JSON body.
@@ -72,7 +73,7 @@ func (f *fixture) experiment(t *testing.T, name string) string {
 	return id
 }
 
-func (f *fixture) run(t *testing.T, expID, name string, tags map[string]string) Run {
+func (f *fixture) run(t *testing.T, expID, name string, tags map[string]string) tracking.Run {
 	t.Helper()
 	r, err := f.client.CreateRun(context.Background(), expID, name, tags)
 	if err != nil {
@@ -92,21 +93,21 @@ func TestExperiments(t *testing.T) {
 	if again != id {
 		t.Fatalf("GetOrCreateExperiment twice returned %q then %q", id, again)
 	}
-	code, body := f.raw(t, http.MethodGet, apiPrefix+"experiments/get?experiment_id="+id, nil)
+	code, body := f.raw(t, http.MethodGet, tracking.APIPrefix+"experiments/get?experiment_id="+id, nil)
 	exp := body["experiment"].(map[string]any)
 	if code != 200 || exp["name"] != "flts" || exp["artifact_location"] != "s3://mlflow/"+id || exp["lifecycle_stage"] != "active" {
 		t.Fatalf("experiments/get = %d %v", code, body)
 	}
-	code, body = f.raw(t, http.MethodPost, apiPrefix+"experiments/create", map[string]string{"name": "flts"})
-	if code != 400 || body["error_code"] != ErrorCodeAlreadyExists {
+	code, body = f.raw(t, http.MethodPost, tracking.APIPrefix+"experiments/create", map[string]string{"name": "flts"})
+	if code != 400 || body["error_code"] != tracking.ErrorCodeAlreadyExists {
 		t.Fatalf("duplicate create = %d %v, want 400 RESOURCE_ALREADY_EXISTS", code, body)
 	}
-	code, body = f.raw(t, http.MethodGet, apiPrefix+"experiments/get-by-name?experiment_name=nope", nil)
-	if code != 404 || body["error_code"] != ErrorCodeNotFound {
+	code, body = f.raw(t, http.MethodGet, tracking.APIPrefix+"experiments/get-by-name?experiment_name=nope", nil)
+	if code != 404 || body["error_code"] != tracking.ErrorCodeNotFound {
 		t.Fatalf("get-by-name(missing) = %d %v, want 404", code, body)
 	}
-	code, body = f.raw(t, http.MethodPost, apiPrefix+"experiments/create", map[string]string{})
-	if code != 400 || body["error_code"] != ErrorCodeInvalidParameter {
+	code, body = f.raw(t, http.MethodPost, tracking.APIPrefix+"experiments/create", map[string]string{})
+	if code != 400 || body["error_code"] != tracking.ErrorCodeInvalidParameter {
 		t.Fatalf("create without name = %d %v, want 400", code, body)
 	}
 	// Concurrent get-or-create of one name yields one experiment.
@@ -132,7 +133,7 @@ func TestRunLifecycle(t *testing.T) {
 	ctx := context.Background()
 	exp := f.experiment(t, "flts")
 	r := f.run(t, exp, "gru-1", map[string]string{"model_type": "GRU"})
-	if r.Info.Status != StatusRunning || r.Info.RunName != "gru-1" || r.Info.ExperimentID != exp || r.Tag("model_type") != "GRU" {
+	if r.Info.Status != tracking.StatusRunning || r.Info.RunName != "gru-1" || r.Info.ExperimentID != exp || r.Tag("model_type") != "GRU" {
 		t.Fatalf("created run = %+v", r)
 	}
 	if want := fmt.Sprintf("s3://mlflow/%s/%s/artifacts", exp, r.Info.RunID); r.Info.ArtifactURI != want {
@@ -145,30 +146,30 @@ func TestRunLifecycle(t *testing.T) {
 	if err := f.client.SetTag(ctx, r.Info.RunID, "promoted", "true"); err != nil {
 		t.Fatal(err)
 	}
-	code, body := f.raw(t, http.MethodPost, apiPrefix+"runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "rmse", "value": 0.4, "step": 2, "timestamp": 5})
+	code, body := f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "rmse", "value": 0.4, "step": 2, "timestamp": 5})
 	if code != 200 {
 		t.Fatalf("log-metric = %d %v", code, body)
 	}
 	// An older step does not replace the latest value.
-	f.raw(t, http.MethodPost, apiPrefix+"runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "rmse", "value": 9, "step": 1, "timestamp": 6})
-	code, body = f.raw(t, http.MethodPost, apiPrefix+"runs/log-parameter", map[string]any{"run_id": r.Info.RunID, "key": "lr", "value": "0.01"})
+	f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "rmse", "value": 9, "step": 1, "timestamp": 6})
+	code, body = f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/log-parameter", map[string]any{"run_id": r.Info.RunID, "key": "lr", "value": "0.01"})
 	if code != 200 {
 		t.Fatalf("log-parameter = %d %v", code, body)
 	}
-	code, body = f.raw(t, http.MethodPost, apiPrefix+"runs/log-parameter", map[string]any{"run_id": r.Info.RunID, "key": "lr", "value": "0.02"})
-	if code != 400 || body["error_code"] != ErrorCodeInvalidParameter {
+	code, body = f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/log-parameter", map[string]any{"run_id": r.Info.RunID, "key": "lr", "value": "0.02"})
+	if code != 400 || body["error_code"] != tracking.ErrorCodeInvalidParameter {
 		t.Fatalf("changing a param = %d %v, want 400", code, body)
 	}
 	// run_uuid, MLflow's deprecated alias of run_id, names the run too.
-	code, body = f.raw(t, http.MethodPost, apiPrefix+"runs/log-parameter", map[string]any{"run_uuid": r.Info.RunID, "key": "horizon", "value": "12"})
+	code, body = f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/log-parameter", map[string]any{"run_uuid": r.Info.RunID, "key": "horizon", "value": "12"})
 	if code != 200 {
 		t.Fatalf("log-parameter by run_uuid = %d %v", code, body)
 	}
-	code, body = f.raw(t, http.MethodPost, apiPrefix+"runs/set-tag", map[string]any{"run_uuid": r.Info.RunID, "key": "stage", "value": "eval"})
+	code, body = f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/set-tag", map[string]any{"run_uuid": r.Info.RunID, "key": "stage", "value": "eval"})
 	if code != 200 {
 		t.Fatalf("set-tag by run_uuid = %d %v", code, body)
 	}
-	if err := f.client.UpdateRun(ctx, r.Info.RunID, StatusFinished); err != nil {
+	if err := f.client.UpdateRun(ctx, r.Info.RunID, tracking.StatusFinished); err != nil {
 		t.Fatal(err)
 	}
 	got, err := f.client.GetRun(ctx, r.Info.RunID)
@@ -187,7 +188,7 @@ func TestRunLifecycle(t *testing.T) {
 		got.Param("horizon") != "12" || got.Tag("stage") != "eval" {
 		t.Fatalf("params/tags = %+v", got.Data)
 	}
-	if got.Info.Status != StatusFinished || got.Info.EndTime == 0 {
+	if got.Info.Status != tracking.StatusFinished || got.Info.EndTime == 0 {
 		t.Fatalf("after update status=%s end_time=%d, want FINISHED with an end time", got.Info.Status, got.Info.EndTime)
 	}
 	// The record lives where the architecture says.
@@ -200,11 +201,11 @@ func TestErrors(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	_, err := f.client.GetRun(ctx, "0123456789abcdef0123456789abcdef")
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.ErrorCode != ErrorCodeNotFound || !IsNotFound(err) {
+	var ae *tracking.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.ErrorCode != tracking.ErrorCodeNotFound || !tracking.IsNotFound(err) {
 		t.Fatalf("GetRun(unknown) error = %v, want 404 RESOURCE_DOES_NOT_EXIST", err)
 	}
-	if err := f.client.SetTag(ctx, "missing", "k", "v"); !IsNotFound(err) {
+	if err := f.client.SetTag(ctx, "missing", "k", "v"); !tracking.IsNotFound(err) {
 		t.Fatalf("SetTag(unknown run) = %v, want not found", err)
 	}
 	exp := f.experiment(t, "flts")
@@ -218,20 +219,20 @@ func TestErrors(t *testing.T) {
 		status       int
 		code         string
 	}{
-		{"POST", "runs/create", map[string]string{"experiment_id": "42"}, 404, ErrorCodeNotFound},
-		{"POST", "runs/create", map[string]string{"experiment_id": "../x"}, 400, ErrorCodeInvalidParameter},
-		{"POST", "runs/update", map[string]string{"run_id": r.Info.RunID, "status": "DONE"}, 400, ErrorCodeInvalidParameter},
-		{"POST", "runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "rmse"}, 400, ErrorCodeInvalidParameter},
-		{"POST", "runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "bad<key>", "value": 1}, 400, ErrorCodeInvalidParameter},
-		{"POST", "runs/set-tag", map[string]any{"run_id": r.Info.RunID, "key": "", "value": "x"}, 400, ErrorCodeInvalidParameter},
-		{"POST", "runs/set-tag", "{not json", 400, ErrorCodeBadRequest},
-		{"GET", "runs/create", nil, 405, ErrorCodeMethodNotAllowed},
-		{"POST", "runs/delete", map[string]string{}, 404, ErrorCodeEndpointNotFound},
-		{"POST", "runs/search", map[string]any{}, 400, ErrorCodeInvalidParameter},
-		{"GET", "artifacts/list?run_id=" + r.Info.RunID + "&path=../../etc", nil, 400, ErrorCodeInvalidParameter},
+		{"POST", "runs/create", map[string]string{"experiment_id": "42"}, 404, tracking.ErrorCodeNotFound},
+		{"POST", "runs/create", map[string]string{"experiment_id": "../x"}, 400, tracking.ErrorCodeInvalidParameter},
+		{"POST", "runs/update", map[string]string{"run_id": r.Info.RunID, "status": "DONE"}, 400, tracking.ErrorCodeInvalidParameter},
+		{"POST", "runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "rmse"}, 400, tracking.ErrorCodeInvalidParameter},
+		{"POST", "runs/log-metric", map[string]any{"run_id": r.Info.RunID, "key": "bad<key>", "value": 1}, 400, tracking.ErrorCodeInvalidParameter},
+		{"POST", "runs/set-tag", map[string]any{"run_id": r.Info.RunID, "key": "", "value": "x"}, 400, tracking.ErrorCodeInvalidParameter},
+		{"POST", "runs/set-tag", "{not json", 400, tracking.ErrorCodeBadRequest},
+		{"GET", "runs/create", nil, 405, tracking.ErrorCodeMethodNotAllowed},
+		{"POST", "runs/delete", map[string]string{}, 404, tracking.ErrorCodeEndpointNotFound},
+		{"POST", "runs/search", map[string]any{}, 400, tracking.ErrorCodeInvalidParameter},
+		{"GET", "artifacts/list?run_id=" + r.Info.RunID + "&path=../../etc", nil, 400, tracking.ErrorCodeInvalidParameter},
 	}
 	for _, c := range cases {
-		code, body := f.raw(t, c.method, apiPrefix+c.path, c.body)
+		code, body := f.raw(t, c.method, tracking.APIPrefix+c.path, c.body)
 		if code != c.status || body["error_code"] != c.code || body["message"] == "" {
 			t.Errorf("%s %s = %d %v, want %d %s with a message", c.method, c.path, code, body, c.status, c.code)
 		}
@@ -243,8 +244,8 @@ func TestBodyLimit(t *testing.T) {
 	exp := f.experiment(t, "flts")
 	r := f.run(t, exp, "x", nil)
 	big := map[string]any{"run_id": r.Info.RunID, "key": "k", "value": strings.Repeat("v", 4096)}
-	code, body := f.raw(t, http.MethodPost, apiPrefix+"runs/set-tag", big)
-	if code != http.StatusRequestEntityTooLarge || body["error_code"] != ErrorCodeLimitExceeded {
+	code, body := f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/set-tag", big)
+	if code != http.StatusRequestEntityTooLarge || body["error_code"] != tracking.ErrorCodeLimitExceeded {
 		t.Fatalf("oversized body = %d %v, want 413", code, body)
 	}
 	got, err := f.client.GetRun(context.Background(), r.Info.RunID)
@@ -264,16 +265,16 @@ func TestSearchFiltersAndOrdering(t *testing.T) {
 		start                     int64
 	}
 	specs := []spec{
-		{"gru", "GRU", "h1", StatusFinished, 0.30, 1000},
-		{"lstm", "LSTM", "h1", StatusFinished, 0.20, 3000},
-		{"prophet", "PROPHET", "h1", StatusFailed, 0.10, 2000},
-		{"gru-old", "GRU", "h0", StatusFinished, 0.05, 500},
-		{"norm", "GRU", "h1", StatusRunning, -1, 4000}, // no rmse logged
+		{"gru", "GRU", "h1", tracking.StatusFinished, 0.30, 1000},
+		{"lstm", "LSTM", "h1", tracking.StatusFinished, 0.20, 3000},
+		{"prophet", "PROPHET", "h1", tracking.StatusFailed, 0.10, 2000},
+		{"gru-old", "GRU", "h0", tracking.StatusFinished, 0.05, 500},
+		{"norm", "GRU", "h1", tracking.StatusRunning, -1, 4000}, // no rmse logged
 	}
 	for _, s := range specs {
-		code, body := f.raw(t, http.MethodPost, apiPrefix+"runs/create", map[string]any{
+		code, body := f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/create", map[string]any{
 			"experiment_id": exp, "run_name": s.name, "start_time": s.start,
-			"tags": []RunTag{{Key: "model_type", Value: s.model}, {Key: "config_hash", Value: s.hash}},
+			"tags": []tracking.RunTag{{Key: "model_type", Value: s.model}, {Key: "config_hash", Value: s.hash}},
 		})
 		if code != 200 {
 			t.Fatalf("create %s = %d %v", s.name, code, body)
@@ -286,7 +287,7 @@ func TestSearchFiltersAndOrdering(t *testing.T) {
 		if err := f.client.LogBatch(ctx, id, metrics, map[string]string{"window": "24"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if s.status != StatusRunning {
+		if s.status != tracking.StatusRunning {
 			if err := f.client.UpdateRun(ctx, id, s.status); err != nil {
 				t.Fatal(err)
 			}
@@ -294,7 +295,7 @@ func TestSearchFiltersAndOrdering(t *testing.T) {
 	}
 	f.run(t, other, "elsewhere", map[string]string{"config_hash": "h1"})
 
-	names := func(runs []Run) string {
+	names := func(runs []tracking.Run) string {
 		var out []string
 		for _, r := range runs {
 			out = append(out, r.Info.RunName)
@@ -333,20 +334,20 @@ func TestSearchFiltersAndOrdering(t *testing.T) {
 	}
 
 	// Pagination: max_results 2 over 5 runs gives tokens; the client follows them.
-	code, body := f.raw(t, http.MethodPost, apiPrefix+"runs/search", map[string]any{"experiment_ids": []string{exp}, "max_results": 2})
+	code, body := f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/search", map[string]any{"experiment_ids": []string{exp}, "max_results": 2})
 	if code != 200 || len(body["runs"].([]any)) != 2 || body["next_page_token"] == nil {
 		t.Fatalf("paged search = %d %v", code, body)
 	}
 
 	for _, bad := range []string{"tags.model_type = GRU", "metrics.rmse = 'x'", "foo.bar = 'x'", "tags.x = 'a' OR tags.y = 'b'",
 		"tags.x = 'unterminated", "rmse < 1", "tags.x < 'a'", "metrics.rmse LIKE 1", "attributes.nope = 'x'"} {
-		code, body := f.raw(t, http.MethodPost, apiPrefix+"runs/search", map[string]any{"experiment_ids": []string{exp}, "filter": bad})
-		if code != 400 || body["error_code"] != ErrorCodeInvalidParameter {
+		code, body := f.raw(t, http.MethodPost, tracking.APIPrefix+"runs/search", map[string]any{"experiment_ids": []string{exp}, "filter": bad})
+		if code != 400 || body["error_code"] != tracking.ErrorCodeInvalidParameter {
 			t.Errorf("bad filter %q = %d %v, want 400 INVALID_PARAMETER_VALUE", bad, code, body)
 		}
 	}
 	_, err = f.client.SearchRuns(ctx, []string{exp}, "", []string{"metrics.rmse SIDEWAYS"})
-	var ae *APIError
+	var ae *tracking.APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 400 {
 		t.Fatalf("bad order_by error = %v, want 400", err)
 	}
@@ -390,7 +391,7 @@ func TestArtifacts(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := f.run(t, f.experiment(t, "flts"), "with-model", nil)
-	bucket, key, err := ArtifactLocation(r, "model/model.json")
+	bucket, key, err := tracking.ArtifactLocation(r, "model/model.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,14 +399,14 @@ func TestArtifacts(t *testing.T) {
 		t.Fatalf("ArtifactLocation = %s/%s, want mlflow/%s", bucket, key, want)
 	}
 	for _, bad := range []string{"", "../meta.json", "/abs", "model/../../x"} {
-		if _, _, err := ArtifactLocation(r, bad); err == nil {
+		if _, _, err := tracking.ArtifactLocation(r, bad); err == nil {
 			t.Errorf("ArtifactLocation(%q) succeeded, want an error", bad)
 		}
 	}
 	if err := f.store.Put(ctx, bucket, key, []byte(`{"model_type":"GRU"}`), "application/json"); err != nil {
 		t.Fatal(err)
 	}
-	_, plotKey, _ := ArtifactLocation(r, "plot.png")
+	_, plotKey, _ := tracking.ArtifactLocation(r, "plot.png")
 	if err := f.store.Put(ctx, bucket, plotKey, []byte("png"), "image/png"); err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +414,7 @@ func TestArtifacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRoot := []FileInfo{{Path: "model", IsDir: true}, {Path: "plot.png", FileSize: 3}}
+	wantRoot := []tracking.FileInfo{{Path: "model", IsDir: true}, {Path: "plot.png", FileSize: 3}}
 	if !slices.Equal(root, wantRoot) {
 		t.Fatalf("ListArtifacts(root) = %+v, want %+v", root, wantRoot)
 	}
@@ -421,7 +422,7 @@ func TestArtifacts(t *testing.T) {
 	if err != nil || len(model) != 1 || model[0].Path != "model/model.json" || model[0].FileSize != 20 {
 		t.Fatalf("ListArtifacts(model) = %+v, %v", model, err)
 	}
-	if _, err := f.client.ListArtifacts(ctx, "nope", ""); !IsNotFound(err) {
+	if _, err := f.client.ListArtifacts(ctx, "nope", ""); !tracking.IsNotFound(err) {
 		t.Fatalf("ListArtifacts(unknown run) = %v, want not found", err)
 	}
 }
@@ -467,13 +468,13 @@ func TestServerRestartKeepsData(t *testing.T) {
 	ctx := context.Background()
 	exp := f.experiment(t, "flts")
 	r := f.run(t, exp, "persisted", nil)
-	s2 := NewServer(f.store)
+	s2 := New(f.store)
 	if err := s2.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
 	srv2 := httptest.NewServer(s2)
 	defer srv2.Close()
-	c2 := NewClient(srv2.URL, nil)
+	c2 := tracking.NewClient(srv2.URL, nil)
 	if id, err := c2.GetOrCreateExperiment(ctx, "flts"); err != nil || id != exp {
 		t.Fatalf("after restart experiment = %q, %v; want %q", id, err, exp)
 	}

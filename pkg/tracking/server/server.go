@@ -1,4 +1,4 @@
-package tracking
+package server
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/objstore"
+	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
 // DefaultMaxBodyBytes bounds request bodies; larger ones get 413.
@@ -37,11 +38,11 @@ type Server struct {
 	mux          *http.ServeMux
 }
 
-// ServerOption configures a Server.
-type ServerOption func(*Server)
+// Option configures a Server.
+type Option func(*Server)
 
 // WithLogger sets the server's logger (default silent).
-func WithLogger(l *slog.Logger) ServerOption {
+func WithLogger(l *slog.Logger) Option {
 	return func(s *Server) {
 		if l != nil {
 			s.logger = l
@@ -50,7 +51,7 @@ func WithLogger(l *slog.Logger) ServerOption {
 }
 
 // WithMaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes).
-func WithMaxBodyBytes(n int64) ServerOption {
+func WithMaxBodyBytes(n int64) Option {
 	return func(s *Server) {
 		if n > 0 {
 			s.maxBodyBytes = n
@@ -59,7 +60,7 @@ func WithMaxBodyBytes(n int64) ServerOption {
 }
 
 // WithClock sets the time source for timestamps the server fills in.
-func WithClock(now func() time.Time) ServerOption {
+func WithClock(now func() time.Time) Option {
 	return func(s *Server) {
 		if now != nil {
 			s.repo.now = now
@@ -67,9 +68,9 @@ func WithClock(now func() time.Time) ServerOption {
 	}
 }
 
-// NewServer returns a Server keeping its data in store's mlflow bucket.
+// New returns a Server keeping its data in store's mlflow bucket.
 // Call Init before serving.
-func NewServer(store objstore.Store, opts ...ServerOption) *Server {
+func New(store objstore.Store, opts ...Option) *Server {
 	s := &Server{
 		repo:         newRepo(store, objstore.BucketMLflow, time.Now),
 		logger:       slog.New(slog.DiscardHandler),
@@ -94,7 +95,7 @@ func (s *Server) Init(ctx context.Context) error {
 	}
 	_, err := s.repo.createExperiment(ctx, defaultExperimentName, "", nil)
 	var ae *apiError
-	if err != nil && !(errors.As(err, &ae) && ae.code == ErrorCodeAlreadyExists) {
+	if err != nil && !(errors.As(err, &ae) && ae.code == tracking.ErrorCodeAlreadyExists) {
 		return fmt.Errorf("failed to create the default experiment: %w", err)
 	}
 	return nil
@@ -102,8 +103,6 @@ func (s *Server) Init(ctx context.Context) error {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-const apiPrefix = "/api/2.0/mlflow/"
 
 func (s *Server) routes() {
 	type route struct {
@@ -126,10 +125,10 @@ func (s *Server) routes() {
 		{http.MethodGet, "artifacts/list", s.listArtifacts},
 	}
 	for _, rt := range routes {
-		s.mux.Handle(apiPrefix+rt.path, s.api(rt.method, rt.h))
+		s.mux.Handle(tracking.APIPrefix+rt.path, s.api(rt.method, rt.h))
 	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: ErrorCodeEndpointNotFound,
+		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: tracking.ErrorCodeEndpointNotFound,
 			message: fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
 	})
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +143,7 @@ func (s *Server) api(method string, h func(*http.Request) (any, error)) http.Han
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method {
 			w.Header().Set("Allow", method)
-			s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: ErrorCodeMethodNotAllowed,
+			s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: tracking.ErrorCodeMethodNotAllowed,
 				message: fmt.Sprintf("%s requires %s", r.URL.Path, method)})
 			return
 		}
@@ -164,13 +163,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &mbe):
-		ae = &apiError{status: http.StatusRequestEntityTooLarge, code: ErrorCodeLimitExceeded,
+		ae = &apiError{status: http.StatusRequestEntityTooLarge, code: tracking.ErrorCodeLimitExceeded,
 			message: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)}
 	case errors.Is(err, context.Canceled):
-		ae = &apiError{status: 499, code: ErrorCodeInternalError, message: "request canceled"}
+		ae = &apiError{status: 499, code: tracking.ErrorCodeInternalError, message: "request canceled"}
 	default:
 		s.logger.Error("request failed", "path", r.URL.Path, "error", err.Error())
-		ae = &apiError{status: http.StatusInternalServerError, code: ErrorCodeInternalError, message: err.Error()}
+		ae = &apiError{status: http.StatusInternalServerError, code: tracking.ErrorCodeInternalError, message: err.Error()}
 	}
 	if ae.status >= 500 || ae.status == http.StatusRequestEntityTooLarge {
 		s.logger.Warn("request error", "path", r.URL.Path, "status", ae.status, "error_code", ae.code)
@@ -195,7 +194,7 @@ func decode(r *http.Request, v any) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return &apiError{status: http.StatusBadRequest, code: ErrorCodeBadRequest,
+		return &apiError{status: http.StatusBadRequest, code: tracking.ErrorCodeBadRequest,
 			message: fmt.Sprintf("invalid JSON body: %v", err)}
 	}
 	return nil
@@ -213,9 +212,9 @@ func runIDOf(runID, runUUID string) string {
 
 func (s *Server) createExperiment(r *http.Request) (any, error) {
 	var req struct {
-		Name             string   `json:"name"`
-		ArtifactLocation string   `json:"artifact_location"`
-		Tags             []RunTag `json:"tags"`
+		Name             string            `json:"name"`
+		ArtifactLocation string            `json:"artifact_location"`
+		Tags             []tracking.RunTag `json:"tags"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -243,7 +242,7 @@ func (s *Server) getExperimentByName(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]Experiment{"experiment": e}, nil
+	return map[string]tracking.Experiment{"experiment": e}, nil
 }
 
 func (s *Server) getExperiment(r *http.Request) (any, error) {
@@ -251,18 +250,18 @@ func (s *Server) getExperiment(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]Experiment{"experiment": e}, nil
+	return map[string]tracking.Experiment{"experiment": e}, nil
 }
 
 // ---- runs ----
 
 func (s *Server) createRun(r *http.Request) (any, error) {
 	var req struct {
-		ExperimentID string   `json:"experiment_id"`
-		UserID       string   `json:"user_id"`
-		RunName      string   `json:"run_name"`
-		StartTime    int64    `json:"start_time"`
-		Tags         []RunTag `json:"tags"`
+		ExperimentID string            `json:"experiment_id"`
+		UserID       string            `json:"user_id"`
+		RunName      string            `json:"run_name"`
+		StartTime    int64             `json:"start_time"`
+		Tags         []tracking.RunTag `json:"tags"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -272,7 +271,7 @@ func (s *Server) createRun(r *http.Request) (any, error) {
 		return nil, err
 	}
 	s.logger.Info("created run", "run_id", run.Info.RunID, "experiment_id", run.Info.ExperimentID, "run_name", run.Info.RunName)
-	return map[string]Run{"run": run}, nil
+	return map[string]tracking.Run{"run": run}, nil
 }
 
 func (s *Server) updateRun(r *http.Request) (any, error) {
@@ -290,7 +289,7 @@ func (s *Server) updateRun(r *http.Request) (any, error) {
 		return nil, invalid("Invalid run status %q: expected RUNNING, SCHEDULED, FINISHED, FAILED or KILLED", req.Status)
 	}
 	now := s.repo.nowMillis()
-	run, err := s.repo.updateRun(r.Context(), runIDOf(req.RunID, req.RunUUID), func(run *Run) error {
+	run, err := s.repo.updateRun(r.Context(), runIDOf(req.RunID, req.RunUUID), func(run *tracking.Run) error {
 		if req.Status != "" {
 			run.Info.Status = req.Status
 		}
@@ -301,14 +300,14 @@ func (s *Server) updateRun(r *http.Request) (any, error) {
 			run.Info.EndTime = now
 		}
 		if req.RunName != "" {
-			applyTags(run, []RunTag{{Key: tagRunName, Value: req.RunName}})
+			applyTags(run, []tracking.RunTag{{Key: tagRunName, Value: req.RunName}})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return map[string]RunInfo{"run_info": run.Info}, nil
+	return map[string]tracking.RunInfo{"run_info": run.Info}, nil
 }
 
 func (s *Server) getRun(r *http.Request) (any, error) {
@@ -317,12 +316,7 @@ func (s *Server) getRun(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]Run{"run": run}, nil
-}
-
-type searchResponse struct {
-	Runs          []Run  `json:"runs"`
-	NextPageToken string `json:"next_page_token,omitempty"`
+	return map[string]tracking.Run{"run": run}, nil
 }
 
 func (s *Server) searchRuns(r *http.Request) (any, error) {
@@ -362,14 +356,14 @@ func (s *Server) searchRuns(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	matched := make([]Run, 0, len(all))
+	matched := make([]tracking.Run, 0, len(all))
 	for i := range all {
 		if matchesAll(clauses, &all[i]) {
 			matched = append(matched, all[i])
 		}
 	}
 	sortRuns(matched, order)
-	resp := searchResponse{Runs: []Run{}}
+	resp := tracking.SearchResponse{Runs: []tracking.Run{}}
 	if offset < len(matched) {
 		end := min(offset+req.MaxResults, len(matched))
 		resp.Runs = matched[offset:end]
@@ -380,7 +374,7 @@ func (s *Server) searchRuns(r *http.Request) (any, error) {
 	return resp, nil
 }
 
-func matchesAll(clauses []clause, run *Run) bool {
+func matchesAll(clauses []clause, run *tracking.Run) bool {
 	for _, c := range clauses {
 		if !c.matches(run) {
 			return false
@@ -421,8 +415,8 @@ func (s *Server) logMetric(r *http.Request) (any, error) {
 	if req.Value == nil {
 		return nil, invalid("Missing value for required parameter 'value'")
 	}
-	m := Metric{Key: req.Key, Value: *req.Value, Timestamp: req.Timestamp, Step: req.Step}
-	return s.batch(r.Context(), runIDOf(req.RunID, req.RunUUID), []Metric{m}, nil, nil)
+	m := tracking.Metric{Key: req.Key, Value: *req.Value, Timestamp: req.Timestamp, Step: req.Step}
+	return s.batch(r.Context(), runIDOf(req.RunID, req.RunUUID), []tracking.Metric{m}, nil, nil)
 }
 
 // runKeyValue is the body of log-parameter and set-tag, which differ only
@@ -439,7 +433,7 @@ func (s *Server) logParam(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.batch(r.Context(), runIDOf(req.RunID, req.RunUUID), nil, []Param{{Key: req.Key, Value: req.Value}}, nil)
+	return s.batch(r.Context(), runIDOf(req.RunID, req.RunUUID), nil, []tracking.Param{{Key: req.Key, Value: req.Value}}, nil)
 }
 
 func (s *Server) setTag(r *http.Request) (any, error) {
@@ -447,15 +441,15 @@ func (s *Server) setTag(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.batch(r.Context(), runIDOf(req.RunID, req.RunUUID), nil, nil, []RunTag{{Key: req.Key, Value: req.Value}})
+	return s.batch(r.Context(), runIDOf(req.RunID, req.RunUUID), nil, nil, []tracking.RunTag{{Key: req.Key, Value: req.Value}})
 }
 
 func (s *Server) logBatch(r *http.Request) (any, error) {
 	var req struct {
-		RunID   string   `json:"run_id"`
-		Metrics []Metric `json:"metrics"`
-		Params  []Param  `json:"params"`
-		Tags    []RunTag `json:"tags"`
+		RunID   string            `json:"run_id"`
+		Metrics []tracking.Metric `json:"metrics"`
+		Params  []tracking.Param  `json:"params"`
+		Tags    []tracking.RunTag `json:"tags"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -469,7 +463,7 @@ func (s *Server) logBatch(r *http.Request) (any, error) {
 
 // batch validates everything first, then applies it in one write, so a bad
 // entry leaves the run unchanged.
-func (s *Server) batch(ctx context.Context, runID string, ms []Metric, ps []Param, ts []RunTag) (any, error) {
+func (s *Server) batch(ctx context.Context, runID string, ms []tracking.Metric, ps []tracking.Param, ts []tracking.RunTag) (any, error) {
 	if err := validateMetrics(ms); err != nil {
 		return nil, err
 	}
@@ -477,7 +471,7 @@ func (s *Server) batch(ctx context.Context, runID string, ms []Metric, ps []Para
 		return nil, err
 	}
 	now := s.repo.nowMillis()
-	_, err := s.repo.updateRun(ctx, runID, func(run *Run) error {
+	_, err := s.repo.updateRun(ctx, runID, func(run *tracking.Run) error {
 		if err := validateParams(run, ps); err != nil {
 			return err
 		}
@@ -506,7 +500,7 @@ func (s *Server) listArtifacts(r *http.Request) (any, error) {
 			return nil, err
 		}
 	}
-	bucket, root, err := splitS3URI(run.Info.ArtifactURI)
+	bucket, root, err := tracking.SplitS3URI(run.Info.ArtifactURI)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +512,7 @@ func (s *Server) listArtifacts(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to list artifacts of run %s: %w", run.Info.RunID, err)
 	}
-	files := []FileInfo{}
+	files := []tracking.FileInfo{}
 	seenDirs := map[string]bool{}
 	for _, o := range objs {
 		rest := strings.TrimPrefix(o.Key, prefix)
@@ -527,11 +521,11 @@ func (s *Server) listArtifacts(r *http.Request) (any, error) {
 		if isDir {
 			if !seenDirs[p] {
 				seenDirs[p] = true
-				files = append(files, FileInfo{Path: p, IsDir: true})
+				files = append(files, tracking.FileInfo{Path: p, IsDir: true})
 			}
 			continue
 		}
-		files = append(files, FileInfo{Path: p, FileSize: o.Size})
+		files = append(files, tracking.FileInfo{Path: p, FileSize: o.Size})
 	}
 	return map[string]any{"root_uri": run.Info.ArtifactURI, "files": files}, nil
 }

@@ -1,4 +1,4 @@
-package tracking
+package server
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
 // entity is what a search identifier refers to.
@@ -286,7 +288,7 @@ func (p *parser) clause() (clause, error) {
 }
 
 // value returns the run's value for id: a string, a number, and whether set.
-func (id identifier) value(r *Run) (string, float64, bool) {
+func (id identifier) value(r *tracking.Run) (string, float64, bool) {
 	switch id.entity {
 	case entityMetric:
 		v, ok := r.Metric(id.key)
@@ -328,7 +330,7 @@ func (id identifier) value(r *Run) (string, float64, bool) {
 
 // matches reports whether the run satisfies the clause. A run without the
 // key never matches, as in MLflow (even for !=).
-func (c clause) matches(r *Run) bool {
+func (c clause) matches(r *tracking.Run) bool {
 	s, n, ok := c.id.value(r)
 	if !ok {
 		return false
@@ -398,7 +400,7 @@ func parseOrderBy(specs []string) ([]orderClause, error) {
 
 // sortRuns orders runs by the clauses, then by start_time DESC and run_id
 // (MLflow's default). Runs missing a sort key come last in either direction.
-func sortRuns(runs []Run, order []orderClause) {
+func sortRuns(runs []tracking.Run, order []orderClause) {
 	sort.SliceStable(runs, func(i, j int) bool {
 		a, b := &runs[i], &runs[j]
 		for _, oc := range order {
@@ -413,7 +415,7 @@ func sortRuns(runs []Run, order []orderClause) {
 	})
 }
 
-func compareBy(oc orderClause, a, b *Run) int {
+func compareBy(oc orderClause, a, b *tracking.Run) int {
 	as, an, aok := oc.id.value(a)
 	bs, bn, bok := oc.id.value(b)
 	switch {

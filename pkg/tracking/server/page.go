@@ -1,4 +1,4 @@
-package tracking
+package server
 
 import (
 	"html/template"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
 // pageTmpl is the read-only overview. html/template escapes every value,
@@ -28,7 +30,7 @@ ul{margin:0;padding-left:1em}
 <h1>FLTS tracking</h1>
 {{if .Promoted}}<p>Promoted run: <span class="badge">{{.Promoted.Info.RunName}}</span> <code>{{.Promoted.Info.RunID}}</code> ({{.Promoted.Tag "model_type"}})</p>{{else}}<p>No promoted run yet.</p>{{end}}
 {{range .Experiments}}
-<h2>Experiment {{.Experiment.Name}} <small>(id {{.Experiment.ExperimentID}}, {{len .Runs}} runs)</small></h2>
+<h2>tracking.Experiment {{.Experiment.Name}} <small>(id {{.Experiment.ExperimentID}}, {{len .Runs}} runs)</small></h2>
 {{if .Runs}}<table>
 <tr><th>run</th><th>status</th><th>started</th><th>metrics</th><th>params</th><th>tags</th></tr>
 {{range .Runs}}<tr{{if eq (.Tag "promoted") "true"}} class="promoted"{{end}}>
@@ -44,13 +46,13 @@ ul{margin:0;padding-left:1em}
 `))
 
 type pageExperiment struct {
-	Experiment Experiment
-	Runs       []Run
+	Experiment tracking.Experiment
+	Runs       []tracking.Run
 }
 
 type pageData struct {
 	Experiments []pageExperiment
-	Promoted    *Run
+	Promoted    *tracking.Run
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
@@ -68,9 +70,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		}
 		sortRuns(runs, nil)
 		for i := range runs {
-			slices.SortFunc(runs[i].Data.Metrics, func(a, b Metric) int { return strings.Compare(a.Key, b.Key) })
-			slices.SortFunc(runs[i].Data.Tags, func(a, b RunTag) int { return strings.Compare(a.Key, b.Key) })
-			slices.SortFunc(runs[i].Data.Params, func(a, b Param) int { return strings.Compare(a.Key, b.Key) })
+			slices.SortFunc(runs[i].Data.Metrics, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
+			slices.SortFunc(runs[i].Data.Tags, func(a, b tracking.RunTag) int { return strings.Compare(a.Key, b.Key) })
+			slices.SortFunc(runs[i].Data.Params, func(a, b tracking.Param) int { return strings.Compare(a.Key, b.Key) })
 			// Runs are newest first, so the first promoted one found is current.
 			if data.Promoted == nil && runs[i].Tag(promotedTag) == "true" {
 				run := runs[i]

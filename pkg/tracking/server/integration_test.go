@@ -1,6 +1,6 @@
 //go:build integration
 
-package tracking
+package server
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/flts/flts-e2e/pkg/objstore/objstoretest"
 	"github.com/flts/flts-e2e/pkg/objstore/s3store"
+	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
 // TestAgainstMinIO runs the tracking server on a real MinIO (FLTS_MINIO_BIN)
@@ -21,13 +22,13 @@ func TestAgainstMinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	s := NewServer(store)
+	s := New(store)
 	if err := s.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	c := NewClient(srv.URL, srv.Client())
+	c := tracking.NewClient(srv.URL, srv.Client())
 	exp, err := c.GetOrCreateExperiment(ctx, "flts")
 	if err != nil {
 		t.Fatal(err)
@@ -41,14 +42,14 @@ func TestAgainstMinIO(t *testing.T) {
 		if err := c.LogBatch(ctx, r.Info.RunID, map[string]float64{"rmse": rmse}, map[string]string{"i": "x"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		bucket, key, err := ArtifactLocation(r, "model/model.json")
+		bucket, key, err := tracking.ArtifactLocation(r, "model/model.json")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := store.Put(ctx, bucket, key, []byte(`{}`), "application/json"); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.UpdateRun(ctx, r.Info.RunID, StatusFinished); err != nil {
+		if err := c.UpdateRun(ctx, r.Info.RunID, tracking.StatusFinished); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, r.Info.RunID)
@@ -61,7 +62,7 @@ func TestAgainstMinIO(t *testing.T) {
 	if err != nil || len(files) != 1 || files[0].Path != "model/model.json" {
 		t.Fatalf("artifacts = %+v, %v", files, err)
 	}
-	if _, err := c.GetRun(ctx, "ffffffffffffffffffffffffffffffff"); !IsNotFound(err) {
+	if _, err := c.GetRun(ctx, "ffffffffffffffffffffffffffffffff"); !tracking.IsNotFound(err) {
 		t.Fatalf("GetRun(unknown) = %v, want not found", err)
 	}
 }

@@ -1,4 +1,4 @@
-package tracking
+package server
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/objstore"
+	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
 // apiError is an error with its MLflow error code and HTTP status.
@@ -28,11 +29,11 @@ type apiError struct {
 func (e *apiError) Error() string { return e.code + ": " + e.message }
 
 func notFound(format string, a ...any) error {
-	return &apiError{status: 404, code: ErrorCodeNotFound, message: fmt.Sprintf(format, a...)}
+	return &apiError{status: 404, code: tracking.ErrorCodeNotFound, message: fmt.Sprintf(format, a...)}
 }
 
 func invalid(format string, a ...any) error {
-	return &apiError{status: 400, code: ErrorCodeInvalidParameter, message: fmt.Sprintf(format, a...)}
+	return &apiError{status: 400, code: tracking.ErrorCodeInvalidParameter, message: fmt.Sprintf(format, a...)}
 }
 
 // repo keeps experiments and runs in the object store.
@@ -74,14 +75,14 @@ func (r *repo) putJSON(ctx context.Context, key string, v any) error {
 
 func experimentKey(id string) string { return experimentsPrefix + id + ".json" }
 
-func (r *repo) listExperiments(ctx context.Context) ([]Experiment, error) {
+func (r *repo) listExperiments(ctx context.Context) ([]tracking.Experiment, error) {
 	objs, err := r.store.List(ctx, r.bucket, experimentsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list experiments: %w", err)
 	}
-	exps := make([]Experiment, 0, len(objs))
+	exps := make([]tracking.Experiment, 0, len(objs))
 	for _, o := range objs {
-		var e Experiment
+		var e tracking.Experiment
 		if err := r.getJSON(ctx, o.Key, &e); err != nil {
 			if errors.Is(err, objstore.ErrNotFound) {
 				continue
@@ -104,34 +105,34 @@ func idLess(a, b string) bool {
 	return a < b
 }
 
-func (r *repo) getExperiment(ctx context.Context, id string) (Experiment, error) {
+func (r *repo) getExperiment(ctx context.Context, id string) (tracking.Experiment, error) {
 	if err := validateID("experiment_id", id); err != nil {
-		return Experiment{}, err
+		return tracking.Experiment{}, err
 	}
-	var e Experiment
+	var e tracking.Experiment
 	if err := r.getJSON(ctx, experimentKey(id), &e); err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
-			return Experiment{}, notFound("No Experiment with id=%s exists", id)
+			return tracking.Experiment{}, notFound("No tracking.Experiment with id=%s exists", id)
 		}
-		return Experiment{}, err
+		return tracking.Experiment{}, err
 	}
 	return e, nil
 }
 
-func (r *repo) getExperimentByName(ctx context.Context, name string) (Experiment, error) {
+func (r *repo) getExperimentByName(ctx context.Context, name string) (tracking.Experiment, error) {
 	exps, err := r.listExperiments(ctx)
 	if err != nil {
-		return Experiment{}, err
+		return tracking.Experiment{}, err
 	}
 	for _, e := range exps {
 		if e.Name == name {
 			return e, nil
 		}
 	}
-	return Experiment{}, notFound("Could not find experiment with name '%s'", name)
+	return tracking.Experiment{}, notFound("Could not find experiment with name '%s'", name)
 }
 
-func (r *repo) createExperiment(ctx context.Context, name, artifactLocation string, tags []RunTag) (string, error) {
+func (r *repo) createExperiment(ctx context.Context, name, artifactLocation string, tags []tracking.RunTag) (string, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", invalid("Invalid value for parameter 'name' supplied: experiment name must not be empty")
 	}
@@ -147,7 +148,7 @@ func (r *repo) createExperiment(ctx context.Context, name, artifactLocation stri
 	next := 0
 	for _, e := range exps {
 		if e.Name == name {
-			return "", &apiError{status: 400, code: ErrorCodeAlreadyExists,
+			return "", &apiError{status: 400, code: tracking.ErrorCodeAlreadyExists,
 				message: fmt.Sprintf("Experiment '%s' already exists.", name)}
 		}
 		if n, err := strconv.Atoi(e.ExperimentID); err == nil && n >= next {
@@ -159,7 +160,7 @@ func (r *repo) createExperiment(ctx context.Context, name, artifactLocation stri
 		artifactLocation = fmt.Sprintf("s3://%s/%s", r.bucket, id)
 	}
 	now := r.nowMillis()
-	e := Experiment{ExperimentID: id, Name: name, ArtifactLocation: artifactLocation,
+	e := tracking.Experiment{ExperimentID: id, Name: name, ArtifactLocation: artifactLocation,
 		LifecycleStage: lifecycleActive, CreationTime: now, LastUpdateTime: now, Tags: tags}
 	if err := r.putJSON(ctx, experimentKey(id), e); err != nil {
 		return "", fmt.Errorf("failed to store experiment %q: %w", name, err)
@@ -190,17 +191,17 @@ func validateID(field, id string) error {
 	return nil
 }
 
-func (r *repo) createRun(ctx context.Context, expID, runName, userID string, startTime int64, tags []RunTag) (Run, error) {
+func (r *repo) createRun(ctx context.Context, expID, runName, userID string, startTime int64, tags []tracking.RunTag) (tracking.Run, error) {
 	exp, err := r.getExperiment(ctx, expID)
 	if err != nil {
-		return Run{}, err
+		return tracking.Run{}, err
 	}
 	if err := validateTags(tags); err != nil {
-		return Run{}, err
+		return tracking.Run{}, err
 	}
 	runID, err := newRunID()
 	if err != nil {
-		return Run{}, err
+		return tracking.Run{}, err
 	}
 	if runName == "" {
 		for _, t := range tags {
@@ -215,20 +216,20 @@ func (r *repo) createRun(ctx context.Context, expID, runName, userID string, sta
 	if startTime == 0 {
 		startTime = r.nowMillis()
 	}
-	run := Run{
-		Info: RunInfo{
+	run := tracking.Run{
+		Info: tracking.RunInfo{
 			RunID: runID, RunUUID: runID, ExperimentID: exp.ExperimentID, RunName: runName, UserID: userID,
-			Status: StatusRunning, StartTime: startTime, LifecycleStage: lifecycleActive,
+			Status: tracking.StatusRunning, StartTime: startTime, LifecycleStage: lifecycleActive,
 			ArtifactURI: strings.TrimSuffix(exp.ArtifactLocation, "/") + "/" + runID + "/" + artifactsDir,
 		},
 	}
 	applyTags(&run, tags)
-	applyTags(&run, []RunTag{{Key: tagRunName, Value: runName}})
+	applyTags(&run, []tracking.RunTag{{Key: tagRunName, Value: runName}})
 	if err := r.putJSON(ctx, runKey(expID, runID), run); err != nil {
-		return Run{}, fmt.Errorf("failed to store run: %w", err)
+		return tracking.Run{}, fmt.Errorf("failed to store run: %w", err)
 	}
 	if err := r.store.Put(ctx, r.bucket, runIndexPrefix+runID, []byte(expID), "text/plain"); err != nil {
-		return Run{}, fmt.Errorf("failed to index run %s: %w", runID, err)
+		return tracking.Run{}, fmt.Errorf("failed to index run %s: %w", runID, err)
 	}
 	return run, nil
 }
@@ -247,45 +248,45 @@ func (r *repo) runExperiment(ctx context.Context, runID string) (string, error) 
 	return string(b), nil
 }
 
-func (r *repo) getRun(ctx context.Context, runID string) (Run, error) {
+func (r *repo) getRun(ctx context.Context, runID string) (tracking.Run, error) {
 	expID, err := r.runExperiment(ctx, runID)
 	if err != nil {
-		return Run{}, err
+		return tracking.Run{}, err
 	}
-	var run Run
+	var run tracking.Run
 	if err := r.getJSON(ctx, runKey(expID, runID), &run); err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
-			return Run{}, notFound("Run '%s' not found", runID)
+			return tracking.Run{}, notFound("Run '%s' not found", runID)
 		}
-		return Run{}, err
+		return tracking.Run{}, err
 	}
 	return run, nil
 }
 
 // updateRun reads, changes and writes a run under its lock, so concurrent
 // updates to one run never lose a write. mutate validates before changing.
-func (r *repo) updateRun(ctx context.Context, runID string, mutate func(*Run) error) (Run, error) {
+func (r *repo) updateRun(ctx context.Context, runID string, mutate func(*tracking.Run) error) (tracking.Run, error) {
 	if err := validateID("run_id", runID); err != nil {
-		return Run{}, err
+		return tracking.Run{}, err
 	}
 	unlock := r.runMu.lock(runID)
 	defer unlock()
 	run, err := r.getRun(ctx, runID)
 	if err != nil {
-		return Run{}, err
+		return tracking.Run{}, err
 	}
 	if err := mutate(&run); err != nil {
-		return Run{}, err
+		return tracking.Run{}, err
 	}
 	if err := r.putJSON(ctx, runKey(run.Info.ExperimentID, runID), run); err != nil {
-		return Run{}, fmt.Errorf("failed to store run %s: %w", runID, err)
+		return tracking.Run{}, fmt.Errorf("failed to store run %s: %w", runID, err)
 	}
 	return run, nil
 }
 
 // runsOf returns every run of the experiments, unordered.
-func (r *repo) runsOf(ctx context.Context, expIDs []string) ([]Run, error) {
-	var runs []Run
+func (r *repo) runsOf(ctx context.Context, expIDs []string) ([]tracking.Run, error) {
+	var runs []tracking.Run
 	for _, expID := range expIDs {
 		if _, err := r.getExperiment(ctx, expID); err != nil {
 			return nil, err
@@ -299,7 +300,7 @@ func (r *repo) runsOf(ctx context.Context, expIDs []string) ([]Run, error) {
 			if len(parts) != 3 || parts[2] != runMetaName {
 				continue // artifacts and other objects
 			}
-			var run Run
+			var run tracking.Run
 			if err := r.getJSON(ctx, o.Key, &run); err != nil {
 				if errors.Is(err, objstore.ErrNotFound) {
 					continue
@@ -340,7 +341,7 @@ func validateKey(kind, key string) error {
 	return nil
 }
 
-func validateTags(tags []RunTag) error {
+func validateTags(tags []tracking.RunTag) error {
 	for _, t := range tags {
 		if err := validateKey("tag", t.Key); err != nil {
 			return err
@@ -352,7 +353,7 @@ func validateTags(tags []RunTag) error {
 	return nil
 }
 
-func validateMetrics(ms []Metric) error {
+func validateMetrics(ms []tracking.Metric) error {
 	for _, m := range ms {
 		if err := validateKey("metric", m.Key); err != nil {
 			return err
@@ -361,7 +362,7 @@ func validateMetrics(ms []Metric) error {
 	return nil
 }
 
-func validateParams(run *Run, ps []Param) error {
+func validateParams(run *tracking.Run, ps []tracking.Param) error {
 	seen := map[string]string{}
 	for _, p := range ps {
 		if err := validateKey("param", p.Key); err != nil {
@@ -381,7 +382,7 @@ func validateParams(run *Run, ps []Param) error {
 		// MLflow params are immutable: re-logging the same value is fine,
 		// changing it is an error.
 		if exists && old != p.Value {
-			return invalid("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.",
+			return invalid("Changing param values is not allowed. tracking.Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.",
 				p.Key, old, run.Info.RunID, p.Value)
 		}
 		seen[p.Key] = p.Value
@@ -389,9 +390,9 @@ func validateParams(run *Run, ps []Param) error {
 	return nil
 }
 
-func applyTags(run *Run, tags []RunTag) {
+func applyTags(run *tracking.Run, tags []tracking.RunTag) {
 	for _, t := range tags {
-		i := slices.IndexFunc(run.Data.Tags, func(x RunTag) bool { return x.Key == t.Key })
+		i := slices.IndexFunc(run.Data.Tags, func(x tracking.RunTag) bool { return x.Key == t.Key })
 		if i >= 0 {
 			run.Data.Tags[i].Value = t.Value
 		} else {
@@ -403,9 +404,9 @@ func applyTags(run *Run, tags []RunTag) {
 	}
 }
 
-func applyParams(run *Run, ps []Param) {
+func applyParams(run *tracking.Run, ps []tracking.Param) {
 	for _, p := range ps {
-		if !slices.ContainsFunc(run.Data.Params, func(x Param) bool { return x.Key == p.Key }) {
+		if !slices.ContainsFunc(run.Data.Params, func(x tracking.Param) bool { return x.Key == p.Key }) {
 			run.Data.Params = append(run.Data.Params, p)
 		}
 	}
@@ -413,12 +414,12 @@ func applyParams(run *Run, ps []Param) {
 
 // applyMetrics keeps the latest value of each key, as MLflow reports it:
 // highest step, then latest timestamp.
-func applyMetrics(run *Run, ms []Metric, now int64) {
+func applyMetrics(run *tracking.Run, ms []tracking.Metric, now int64) {
 	for _, m := range ms {
 		if m.Timestamp == 0 {
 			m.Timestamp = now
 		}
-		i := slices.IndexFunc(run.Data.Metrics, func(x Metric) bool { return x.Key == m.Key })
+		i := slices.IndexFunc(run.Data.Metrics, func(x tracking.Metric) bool { return x.Key == m.Key })
 		if i < 0 {
 			run.Data.Metrics = append(run.Data.Metrics, m)
 			continue
