@@ -41,7 +41,7 @@ help: ## Show the targets.
 ##@ Tests
 
 .PHONY: test
-test: vet unit test-integration helm-lint actionlint ## Unit and chart tests (-race), MinIO integration, go vet, helm lint, actionlint.
+test: vet staticcheck unit test-integration helm-lint actionlint ## Unit and chart tests (-race), MinIO integration, go vet, staticcheck, helm lint, actionlint.
 
 .PHONY: unit
 unit: ## Unit and chart tests with the race detector.
@@ -50,7 +50,11 @@ unit: ## Unit and chart tests with the race detector.
 .PHONY: vet
 vet: ## gofmt check and go vet.
 	@out=$$(gofmt -l pkg tools fixtures images e2e); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet -tags integration,clusterintegration ./...
+
+.PHONY: staticcheck
+staticcheck: ## staticcheck (pinned in go.mod as a tool; config in staticcheck.conf).
+	$(GO) tool staticcheck -tags integration,clusterintegration ./...
 
 .PHONY: helm-lint
 helm-lint: $(BIN)/helm ## helm lint the chart with every values file.

@@ -83,7 +83,7 @@ func NewClient(in Input) (kubernetes.Interface, error) {
 		return in.Client, nil
 	}
 	if in.RestConfig == nil {
-		return nil, errors.New("Client or RestConfig is required")
+		return nil, errors.New("a Client or a RestConfig is required")
 	}
 	c, err := kubernetes.NewForConfig(in.RestConfig)
 	if err != nil {
@@ -100,16 +100,16 @@ func (in *Input) defaults() error {
 		in.Client = c
 	}
 	if in.Namespace == "" {
-		errs = append(errs, errors.New("Namespace is required"))
+		errs = append(errs, errors.New("a Namespace is required"))
 	}
 	if in.Users < 1 {
-		errs = append(errs, fmt.Errorf("Users must be >= 1, got %d", in.Users))
+		errs = append(errs, fmt.Errorf("need Users >= 1, got %d", in.Users))
 	}
 	if in.Duration <= 0 {
-		errs = append(errs, fmt.Errorf("Duration must be > 0, got %s", in.Duration))
+		errs = append(errs, fmt.Errorf("need Duration > 0, got %s", in.Duration))
 	}
 	if in.RampUp < 0 || in.RampUp >= in.Duration {
-		errs = append(errs, fmt.Errorf("RampUp must be in [0, Duration), got %s", in.RampUp))
+		errs = append(errs, fmt.Errorf("need RampUp in [0, Duration), got %s", in.RampUp))
 	}
 	in.Image = cmpOr(in.Image, DefaultImage)
 	in.TargetURL = cmpOr(in.TargetURL, DefaultTargetURL)
@@ -119,7 +119,7 @@ func (in *Input) defaults() error {
 		in.Workers = DefaultWorkers
 	}
 	if in.Workers < 0 {
-		errs = append(errs, fmt.Errorf("Workers must be >= 1, got %d", in.Workers))
+		errs = append(errs, fmt.Errorf("need Workers >= 1, got %d", in.Workers))
 	}
 	in.Workers = min(in.Workers, max(in.Users, 1))
 	if in.ThinkMin == 0 && in.ThinkMax == 0 {

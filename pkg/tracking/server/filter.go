@@ -191,10 +191,10 @@ func (p *parser) identifier() (identifier, error) {
 			name += "." + part.text
 		}
 	default:
-		return identifier{}, fmt.Errorf("expected a key after %q.", t.text)
+		return identifier{}, fmt.Errorf("expected a key after %q", t.text)
 	}
 	if name == "" {
-		return identifier{}, fmt.Errorf("empty key after %q.", t.text)
+		return identifier{}, fmt.Errorf("empty key after %q", t.text)
 	}
 	if ent == entityAttribute {
 		if _, ok := attributeNumeric[name]; !ok {
