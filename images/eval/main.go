@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,12 +16,13 @@ import (
 
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/events"
+	"github.com/flts/flts-e2e/pkg/httpjson"
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/pipeline"
 )
 
 type options struct {
-	common config.Common
+	config.Common
 	listen string
 }
 
@@ -30,7 +30,7 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	var o options
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(out)
-	o.common.Register(fs, getenv)
+	o.Common.Register(fs, getenv)
 	fs.StringVar(&o.listen, "listen", ":8080", "address of /healthz and /promotion")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -42,17 +42,12 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q is not host:port: %w", o.listen, err))
 	}
-	errs = append(errs, o.common.Validate())
+	errs = append(errs, o.Common.Validate())
 	return o, errors.Join(errs...)
 }
 
 func main() {
-	config.Command[options]{
-		Name:   "eval",
-		Parse:  parse,
-		Logger: func(o options, stderr io.Writer) *slog.Logger { return config.NewLogger(stderr, o.common.LogLevel) },
-		Run:    run,
-	}.Main()
+	config.Pipeline("eval", parse, run).Main()
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
@@ -81,7 +76,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		_ = srv.Shutdown(sctx)
 	}()
 
-	conns, err := pipeline.Connect(ctx, o.common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
+	conns, err := pipeline.Connect(ctx, o.Common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
 	if err != nil {
 		return err
 	}
@@ -113,33 +108,27 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 func handler(store func() objstore.Reader) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "service": "eval", "store_ready": store() != nil})
+		httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "service": "eval", "store_ready": store() != nil})
 	})
 	mux.HandleFunc("GET /promotion", func(w http.ResponseWriter, r *http.Request) {
 		s := store()
 		if s == nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "ERROR", "error": "object store not reachable yet"})
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "ERROR", "error": "object store not reachable yet"})
 			return
 		}
 		body, err := s.Get(r.Context(), objstore.BucketModelPromotion, pipeline.CurrentKey)
 		switch {
 		case errors.Is(err, objstore.ErrNotFound):
-			writeJSON(w, http.StatusNotFound, map[string]string{"status": "ERROR", "error": "no model promoted yet"})
+			httpjson.Write(w, http.StatusNotFound, map[string]string{"status": "ERROR", "error": "no model promoted yet"})
 		case err != nil:
-			writeJSON(w, http.StatusBadGateway, map[string]string{"status": "ERROR", "error": err.Error()})
+			httpjson.Write(w, http.StatusBadGateway, map[string]string{"status": "ERROR", "error": err.Error()})
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(body)
 		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"status": "ERROR", "error": "no route " + r.Method + " " + r.URL.Path})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"status": "ERROR", "error": "no route " + r.Method + " " + r.URL.Path})
 	})
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

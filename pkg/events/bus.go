@@ -50,8 +50,11 @@ type Bus interface {
 	// EnsureTopics creates the streams for topics and their dead-letter topics.
 	EnsureTopics(ctx context.Context, topics ...string) error
 	Publish(ctx context.Context, topic string, ev Event) error
-	// Subscribe consumes topic with a durable consumer (durable == "" means
-	// ephemeral, starting with new messages) until ctx is done.
+	// Start consumes topic in the background with a durable consumer
+	// (durable == "" means ephemeral, starting with new messages) until ctx
+	// is done or the subscription is stopped; it returns once consuming.
+	Start(ctx context.Context, topic, durable string, h Handler) (*Subscription, error)
+	// Subscribe is Start that blocks until ctx is done.
 	Subscribe(ctx context.Context, topic, durable string, h Handler) error
 	Close() error
 }

@@ -164,6 +164,8 @@ func (b *NATSBus) publishRaw(ctx context.Context, topic string, body []byte) err
 	return nil
 }
 
+var _ Bus = (*NATSBus)(nil)
+
 // Subscribe consumes topic until ctx is done, then returns nil. It returns
 // an error only when the consumer cannot be set up. See Start.
 func (b *NATSBus) Subscribe(ctx context.Context, topic, durable string, h Handler) error {

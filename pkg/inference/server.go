@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/flts/flts-e2e/pkg/httpjson"
 )
 
 // Config tunes the server; zero fields take the defaults.
@@ -184,17 +185,17 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	if m := s.Model(); m != nil {
 		h.ModelReady, h.ModelVersion, h.ModelType = true, m.RunID(), m.ModelType()
 	}
-	writeJSON(w, http.StatusOK, h)
+	httpjson.Write(w, http.StatusOK, h)
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	switch {
 	case !s.accepting.Load():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 	case s.model.Load() == nil:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": ErrNoModel.Error()})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": ErrNoModel.Error()})
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
 }
 
@@ -327,13 +328,7 @@ func (s *Server) writeError(w http.ResponseWriter, reqID string, err error) {
 	if reqID != "" {
 		body["req_id"] = reqID
 	}
-	writeJSON(w, code, body)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, code, body)
 }
 
 // encodePredictions writes the success body by hand: "ts" first and the

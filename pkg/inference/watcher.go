@@ -2,7 +2,6 @@ package inference
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,13 +38,9 @@ type Watcher struct {
 // Refresh loads the promoted model when it differs from the served one. It
 // returns objstore.ErrNotFound (wrapped) before any promotion.
 func (w *Watcher) Refresh(ctx context.Context) (changed bool, err error) {
-	raw, err := w.Store.Get(ctx, objstore.BucketModelPromotion, PromotionKey)
-	if err != nil {
-		return false, fmt.Errorf("failed to read %s/%s: %w", objstore.BucketModelPromotion, PromotionKey, err)
-	}
 	var ptr promotionPointer
-	if err := json.Unmarshal(raw, &ptr); err != nil {
-		return false, fmt.Errorf("failed to decode %s/%s: %w", objstore.BucketModelPromotion, PromotionKey, err)
+	if err := objstore.GetJSON(ctx, w.Store, objstore.BucketModelPromotion, PromotionKey, &ptr); err != nil {
+		return false, fmt.Errorf("failed to read the promotion pointer: %w", err)
 	}
 	if ptr.RunID == "" || ptr.Artifact.Bucket == "" || ptr.Artifact.Key == "" {
 		return false, fmt.Errorf("promotion record %s/%s lacks run_id or artifact location", objstore.BucketModelPromotion, PromotionKey)

@@ -5,7 +5,9 @@ package objstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 )
 
 // ErrNotFound is returned (wrapped) by Get and Stat when the object does not exist.
@@ -46,4 +48,17 @@ type Reader interface {
 	Get(ctx context.Context, bucket, key string) ([]byte, error)
 	Stat(ctx context.Context, bucket, key string) (ObjectInfo, error)
 	List(ctx context.Context, bucket, prefix string) ([]ObjectInfo, error)
+}
+
+// GetJSON reads the object at bucket/key and decodes it into v. A missing
+// object is ErrNotFound (wrapped); a decode error names the object.
+func GetJSON(ctx context.Context, s Reader, bucket, key string, v any) error {
+	b, err := s.Get(ctx, bucket, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("failed to decode %s/%s: %w", bucket, key, err)
+	}
+	return nil
 }

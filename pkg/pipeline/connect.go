@@ -40,7 +40,7 @@ func Retry(ctx context.Context, log *slog.Logger, what string, fn func(context.C
 // Conns are a binary's connections to its dependencies.
 type Conns struct {
 	Store   objstore.Store
-	Bus     *events.NATSBus
+	Bus     events.Bus
 	Tracker *tracking.Client
 }
 

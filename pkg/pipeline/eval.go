@@ -201,12 +201,8 @@ func candidateOf(r tracking.Run) (Candidate, error) {
 // ReadPromotion returns current.json, or objstore.ErrNotFound before any promotion.
 func ReadPromotion(ctx context.Context, s objstore.Reader) (Promotion, error) {
 	var p Promotion
-	b, err := s.Get(ctx, objstore.BucketModelPromotion, CurrentKey)
-	if err != nil {
+	if err := objstore.GetJSON(ctx, s, objstore.BucketModelPromotion, CurrentKey, &p); err != nil {
 		return p, fmt.Errorf("failed to read the current promotion: %w", err)
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, fmt.Errorf("failed to decode %s/%s: %w", objstore.BucketModelPromotion, CurrentKey, err)
 	}
 	return p, nil
 }

@@ -138,12 +138,8 @@ func LoadProcessed(ctx context.Context, s objstore.Reader, hash string) (*prepro
 // ReadLatestData returns the newest data version, or objstore.ErrNotFound.
 func ReadLatestData(ctx context.Context, s objstore.Reader) (LatestData, error) {
 	var l LatestData
-	b, err := s.Get(ctx, objstore.BucketProcessed, LatestDataKey)
-	if err != nil {
+	if err := objstore.GetJSON(ctx, s, objstore.BucketProcessed, LatestDataKey, &l); err != nil {
 		return l, fmt.Errorf("failed to read the latest data version: %w", err)
-	}
-	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("failed to decode %s/%s: %w", objstore.BucketProcessed, LatestDataKey, err)
 	}
 	return l, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/flts/flts-e2e/tools/nodeimage"
@@ -118,7 +119,7 @@ func TestMetricsServerManifest(t *testing.T) {
 		if o.GetKind() != "Deployment" {
 			continue
 		}
-		containers, _, _ := unstructuredSlice(o.Object, "spec", "template", "spec", "containers")
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
 		c := containers[0].(map[string]any)
 		if c["image"] != nodeimage.MetricsServerImage {
 			t.Errorf("image %v, want %s", c["image"], nodeimage.MetricsServerImage)

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
@@ -147,7 +148,7 @@ func (c *Cluster) waitMetrics(ctx context.Context) error {
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		conds, _, _ := unstructuredSlice(u.Object, "status", "conditions")
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 		for _, cnd := range conds {
 			m, _ := cnd.(map[string]any)
 			if m["type"] == "Available" {
@@ -204,17 +205,4 @@ func countNodeMetrics(raw []byte) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-func unstructuredSlice(obj map[string]any, fields ...string) ([]any, bool, error) {
-	var cur any = obj
-	for _, f := range fields {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false, nil
-		}
-		cur = m[f]
-	}
-	s, ok := cur.([]any)
-	return s, ok, nil
 }

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/atomicfile"
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 )
@@ -357,7 +358,7 @@ func (e *Engine) installWrapper(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to merge %s: %w", e.opts.DaemonConfig, err)
 	}
-	if err := writeFileAtomic(e.opts.DaemonConfig, merged); err != nil {
+	if err := atomicfile.Write(e.opts.DaemonConfig, merged, 0o644); err != nil {
 		return err
 	}
 	e.log.Info("registered runtime wrapper", "config", e.opts.DaemonConfig, "path", abs)
@@ -460,20 +461,6 @@ func stopPID(ctx context.Context, pid int) error {
 			return fmt.Errorf("failed to wait for dockerd %d to exit: %w", pid, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("failed to create %s: %w", filepath.Dir(path), err)
-	}
-	tmp := path + ".flts-tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("failed to write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("failed to replace %s: %w", path, err)
 	}
 	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/flts/flts-e2e/pkg/atomicfile"
 )
 
 // capNames maps capability numbers to the names the OCI spec uses.
@@ -175,26 +177,7 @@ func rewriteJSON(path string, edit func(map[string]json.RawMessage) (bool, error
 	if err != nil {
 		return fmt.Errorf("failed to stat %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".caps-*.json")
-	if err != nil {
-		return fmt.Errorf("failed to create temp file next to %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(out); err != nil {
-		tmp.Close()
-		return fmt.Errorf("failed to write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(info.Mode().Perm()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("failed to chmod %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("failed to close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("failed to replace %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, out, info.Mode().Perm())
 }
 
 // Plan is what the wrapper must rewrite for one runc invocation.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/flts/flts-e2e/pkg/atomicfile"
 )
 
 // Write regenerates <dir>/K8S_LOAD_TEST_REPORT.md and its plots from all
@@ -21,7 +23,7 @@ func Write(dir string) (string, error) {
 		if err != nil {
 			return fmt.Errorf("failed to plot %s: %w", name, err)
 		}
-		if err := writeAtomic(filepath.Join(dir, PlotDir, name), png); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, PlotDir, name), png, 0o644); err != nil {
 			return err
 		}
 		plots[key] = PlotDir + "/" + name
@@ -46,7 +48,7 @@ func Write(dir string) (string, error) {
 		}
 	}
 	path := filepath.Join(dir, ReportFile)
-	if err := writeAtomic(path, []byte(Markdown(d, plots))); err != nil {
+	if err := atomicfile.Write(path, []byte(Markdown(d, plots)), 0o644); err != nil {
 		return "", err
 	}
 	return path, nil

@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
+
+	"github.com/flts/flts-e2e/pkg/atomicfile"
 )
 
 // File layout inside the artifacts directory.
@@ -75,7 +76,7 @@ func saveJSON(path string, v any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("failed to encode %s: %w", filepath.Base(path), err)
 	}
-	if err := writeAtomic(path, append(b, '\n')); err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o644); err != nil {
 		return "", err
 	}
 	return path, nil
@@ -88,33 +89,6 @@ func loadJSON(path string, v any) error {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("failed to decode %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeAtomic writes via a temporary file and a rename, so a reader never
-// sees half a file.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("failed to create %s: %w", filepath.Dir(path), err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))+"-*")
-	if err != nil {
-		return fmt.Errorf("failed to create a temporary file for %s: %w", path, err)
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("failed to write %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("failed to set mode of %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("failed to rename into %s: %w", path, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/flts/flts-e2e/pkg/atomicfile"
 	"github.com/flts/flts-e2e/pkg/objstore"
 )
 
@@ -73,37 +74,11 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, conten
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
 	}
-	if err := s.writeAtomic(dst, body); err != nil {
+	if err := atomicfile.WriteVia(filepath.Join(s.root, tmpDirName), dst, body, 0o644); err != nil {
 		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
 	}
 	s.logger.Debug("put object", "bucket", bucket, "key", key, "size", len(body))
 	return nil
-}
-
-func (s *Store) writeAtomic(dst string, body []byte) error {
-	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDirName), "put-*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	// Remove the temp file on any failure; after a successful rename the
-	// name is gone and Remove is a harmless no-op.
-	defer os.Remove(tmpName)
-	if _, err := tmp.Write(body); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmpName, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmpName, dst)
 }
 
 // Get returns the object's body; a missing object or bucket wraps

@@ -53,14 +53,7 @@ func newRepo(store objstore.Store, bucket string, now func() time.Time) *repo {
 func (r *repo) nowMillis() int64 { return r.now().UnixMilli() }
 
 func (r *repo) getJSON(ctx context.Context, key string, v any) error {
-	b, err := r.store.Get(ctx, r.bucket, key)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("failed to decode %s/%s: %w", r.bucket, key, err)
-	}
-	return nil
+	return objstore.GetJSON(ctx, r.store, r.bucket, key, v)
 }
 
 func (r *repo) putJSON(ctx context.Context, key string, v any) error {

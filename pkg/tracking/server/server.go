@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/httpjson"
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/tracking"
 )
@@ -132,7 +133,7 @@ func (s *Server) routes() {
 			message: fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
 	})
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "tracking"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "service": "tracking"})
 	})
 	s.mux.HandleFunc("GET /{$}", s.page)
 }
@@ -153,7 +154,7 @@ func (s *Server) api(method string, h func(*http.Request) (any, error)) http.Han
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, resp)
+		httpjson.Write(w, http.StatusOK, resp)
 	})
 }
 
@@ -174,13 +175,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.status >= 500 || ae.status == http.StatusRequestEntityTooLarge {
 		s.logger.Warn("request error", "path", r.URL.Path, "status", ae.status, "error_code", ae.code)
 	}
-	writeJSON(w, ae.status, map[string]string{"error_code": ae.code, "message": ae.message})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, ae.status, map[string]string{"error_code": ae.code, "message": ae.message})
 }
 
 // decode reads a JSON body into v; an empty body decodes as {}.

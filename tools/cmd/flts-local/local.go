@@ -42,7 +42,7 @@ type local struct {
 	out       io.Writer
 	log       *slog.Logger
 	store     *dirstore.Store
-	bus       *events.NATSBus
+	bus       events.Bus
 	promotion pipeline.Promotion
 	inf       *inference.Server
 	api       net.Listener
