@@ -21,6 +21,7 @@ import (
 	"github.com/flts/flts-e2e/e2e/framework/report"
 	"github.com/flts/flts-e2e/tools/cluster"
 	"github.com/flts/flts-e2e/tools/imagebuild"
+	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
 // suiteEnv is what BeforeSuite set up and every area uses.
@@ -177,10 +178,11 @@ var _ = ReportAfterEach(func(report SpecReport) {
 })
 
 var _ = ReportAfterSuite("artifacts", func(report Report) {
-	dir := os.Getenv("ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "_artifacts")
-	}
+	// The same resolution as the suite's configuration, also when
+	// BeforeSuite failed before reading it.
+	repoRoot, err := filepath.Abs("..")
+	Expect(err).NotTo(HaveOccurred())
+	dir := reporoot.ArtifactsDir(repoRoot, os.Getenv("ARTIFACTS"))
 	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
 	Expect(reporters.GenerateJUnitReport(report, filepath.Join(dir, "junit.xml"))).To(Succeed())
 	Expect(reporters.GenerateJSONReport(report, filepath.Join(dir, "report.json"))).To(Succeed())

@@ -1,10 +1,8 @@
 package framework
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
+	"github.com/flts/flts-e2e/pkg/config"
+	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
 // Config is the suite's configuration, read once from the environment.
@@ -33,46 +31,21 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the suite configuration; repoRoot is the module root.
+// A set but invalid variable (E2E_KEEP_CLUSTER=maybe) is an error.
 func ConfigFromEnv(repoRoot string) (Config, error) {
+	env := config.NewEnv(nil)
 	c := Config{
 		RepoRoot:     repoRoot,
-		ArtifactsDir: envOr("ARTIFACTS", filepath.Join(repoRoot, "_artifacts")),
-		ClusterName:  envOr("CLUSTER_NAME", "flts-e2e"),
-		K8sVersion:   envOr("K8S_VERSION", "v1.34.4"),
-		NodeImage:    os.Getenv("KIND_NODE_IMAGE"),
-		Namespace:    envOr("E2E_NAMESPACE", "flts"),
+		ArtifactsDir: reporoot.ArtifactsDir(repoRoot, env.String("ARTIFACTS", "")),
+		ClusterName:  env.String("CLUSTER_NAME", "flts-e2e"),
+		K8sVersion:   env.String("K8S_VERSION", "v1.34.4"),
+		NodeImage:    env.String("KIND_NODE_IMAGE", ""),
+		KeepCluster:  env.Bool("E2E_KEEP_CLUSTER", false),
+		ReuseCluster: env.Bool("E2E_REUSE_CLUSTER", false),
+		Namespace:    env.String("E2E_NAMESPACE", "flts"),
 		Release:      "flts",
-		ImageTag:     envOr("IMAGE_TAG", "e2e"),
+		ImageTag:     env.String("IMAGE_TAG", "e2e"),
 		NodePort:     30080,
 	}
-	var err error
-	if c.KeepCluster, err = envBool("E2E_KEEP_CLUSTER"); err != nil {
-		return c, err
-	}
-	if c.ReuseCluster, err = envBool("E2E_REUSE_CLUSTER"); err != nil {
-		return c, err
-	}
-	if !filepath.IsAbs(c.ArtifactsDir) {
-		c.ArtifactsDir = filepath.Join(repoRoot, c.ArtifactsDir)
-	}
-	return c, nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func envBool(key string) (bool, error) {
-	v := os.Getenv(key)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s=%q is not a boolean (use 1 or 0): %w", key, v, err)
-	}
-	return b, nil
+	return c, env.Err()
 }

@@ -16,11 +16,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/loadgen"
 )
 
@@ -30,13 +30,13 @@ const usage = `usage: loadgen run   --url URL --users N [--workers W --worker-in
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], config.OSGetenv, os.Stdout, os.Stderr))
 }
 
 // errUsage marks bad command lines (exit code 2).
 var errUsage = errors.New("usage error")
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -83,7 +83,7 @@ func share(users, workers, index int) int {
 	return n
 }
 
-func runLoad(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runLoad(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg loadgen.Config
@@ -92,13 +92,10 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	fs.StringVar(&cfg.URL, "url", "http://inference:8000/predict", "predict endpoint (healthz/ready are resolved next to it)")
 	fs.IntVar(&cfg.Users, "users", 0, "total virtual users of the whole run (all workers)")
 	fs.IntVar(&workers, "workers", 1, "number of load-generator pods sharing the users")
-	defIndex := 0
-	if v := getenv("JOB_COMPLETION_INDEX"); v != "" {
-		i, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%w: JOB_COMPLETION_INDEX=%q is not a number", errUsage, v)
-		}
-		defIndex = i
+	env := config.NewEnv(getenv)
+	defIndex := env.Int("JOB_COMPLETION_INDEX", 0)
+	if err := env.Err(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	fs.IntVar(&index, "worker-index", defIndex, "this pod's index in [0, workers) (default $JOB_COMPLETION_INDEX)")
 	fs.DurationVar(&cfg.Duration, "duration", time.Minute, "whole run, ramp-up included")

@@ -9,10 +9,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/loadgen"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+func env(m map[string]string) config.Getenv { return config.MapEnv(m) }
 
 func TestShareGivesRemainderToFirstWorkers(t *testing.T) {
 	got, sum := []int{}, 0

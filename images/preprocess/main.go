@@ -19,16 +19,16 @@ import (
 )
 
 type options struct {
-	common config.Common
-	rows   int
-	seed   int64
+	config.Common
+	rows int
+	seed int64
 }
 
 func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("preprocess", flag.ContinueOnError)
 	fs.SetOutput(out)
-	o.common.Register(fs, getenv)
+	o.Common.Register(fs, getenv)
 	fs.IntVar(&o.rows, "rows", dataset.DefaultRows, "rows of the raw dataset generated when dataset/raw/kpis.csv is absent")
 	fs.Int64Var(&o.seed, "seed", preprocess.DefaultConfig().Seed, "seed of that generation (part of the data version's config hash)")
 	if err := fs.Parse(args); err != nil {
@@ -44,22 +44,17 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	if o.seed < 0 {
 		errs = append(errs, fmt.Errorf("--seed must be non-negative, got %d", o.seed))
 	}
-	errs = append(errs, o.common.Validate())
+	errs = append(errs, o.Common.Validate())
 	return o, errors.Join(errs...)
 }
 
 func main() {
-	config.Command[options]{
-		Name:   "preprocess",
-		Parse:  parse,
-		Logger: func(o options, stderr io.Writer) *slog.Logger { return config.NewLogger(stderr, o.common.LogLevel) },
-		Run:    run,
-	}.Main()
+	config.Pipeline("preprocess", parse, run).Main()
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
 	start := time.Now()
-	conns, err := pipeline.Connect(ctx, o.common, pipeline.Need{Store: true, Bus: true}, log)
+	conns, err := pipeline.Connect(ctx, o.Common, pipeline.Need{Store: true, Bus: true}, log)
 	if err != nil {
 		return fmt.Errorf("failed to reach dependencies: %w", err)
 	}

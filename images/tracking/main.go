@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,39 +55,35 @@ func command() config.Command[options] {
 }
 
 func parseConfig(args []string, lookupEnv config.Getenv, stderr io.Writer) (options, error) {
-	env := func(name, def string) string {
-		if v, ok := lookupEnv(name); ok {
-			return v
-		}
-		return def
-	}
+	env := config.NewEnv(lookupEnv)
 	fs := flag.NewFlagSet("tracking", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg options
-	var logLevel, secure, maxBody string
-	fs.StringVar(&cfg.listen, "listen", env("FLTS_TRACKING_LISTEN", ":5000"), "address to serve the API and page on (env FLTS_TRACKING_LISTEN)")
-	fs.StringVar(&cfg.s3Endpoint, "s3-endpoint", env("FLTS_S3_ENDPOINT", "minio:9000"), "S3 endpoint host:port (env FLTS_S3_ENDPOINT)")
-	fs.StringVar(&cfg.s3AccessKey, "s3-access-key", env("FLTS_S3_ACCESS_KEY", ""), "S3 access key, required unless --store-dir (env FLTS_S3_ACCESS_KEY)")
-	fs.StringVar(&cfg.s3SecretKey, "s3-secret-key", env("FLTS_S3_SECRET_KEY", ""), "S3 secret key, required unless --store-dir (env FLTS_S3_SECRET_KEY)")
-	fs.StringVar(&secure, "s3-secure", env("FLTS_S3_SECURE", "false"), "use https for S3 (env FLTS_S3_SECURE)")
-	fs.StringVar(&cfg.storeDir, "store-dir", env("FLTS_TRACKING_STORE_DIR", ""), "keep data in this directory instead of S3 (env FLTS_TRACKING_STORE_DIR)")
-	fs.StringVar(&logLevel, "log-level", env("FLTS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLTS_LOG_LEVEL)")
-	fs.StringVar(&maxBody, "max-body-bytes", env("FLTS_TRACKING_MAX_BODY_BYTES", strconv.Itoa(trackingserver.DefaultMaxBodyBytes)), "largest accepted request body (env FLTS_TRACKING_MAX_BODY_BYTES)")
+	var logLevel string
+	fs.StringVar(&cfg.listen, "listen", env.String("FLTS_TRACKING_LISTEN", ":5000"), "address to serve the API and page on (env FLTS_TRACKING_LISTEN)")
+	fs.StringVar(&cfg.s3Endpoint, "s3-endpoint", env.String(config.EnvS3Endpoint, "minio:9000"), "S3 endpoint host:port (env "+config.EnvS3Endpoint+")")
+	fs.StringVar(&cfg.s3AccessKey, "s3-access-key", env.String(config.EnvS3AccessKey, ""), "S3 access key, required unless --store-dir (env "+config.EnvS3AccessKey+")")
+	fs.StringVar(&cfg.s3SecretKey, "s3-secret-key", env.String(config.EnvS3SecretKey, ""), "S3 secret key, required unless --store-dir (env "+config.EnvS3SecretKey+")")
+	fs.BoolVar(&cfg.s3Secure, "s3-secure", env.Bool(config.EnvS3Secure, false), "use https for S3 (env "+config.EnvS3Secure+")")
+	fs.StringVar(&cfg.storeDir, "store-dir", env.String("FLTS_TRACKING_STORE_DIR", ""), "keep data in this directory instead of S3 (env FLTS_TRACKING_STORE_DIR)")
+	fs.StringVar(&logLevel, "log-level", env.String(config.EnvLogLevel, "info"), "debug, info, warn or error (env "+config.EnvLogLevel+")")
+	fs.Int64Var(&cfg.maxBodyBytes, "max-body-bytes", int64(env.Int("FLTS_TRACKING_MAX_BODY_BYTES", trackingserver.DefaultMaxBodyBytes)), "largest accepted request body (env FLTS_TRACKING_MAX_BODY_BYTES)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err // flag.ErrHelp included: Exec exits 0 on it
+	}
+	if err := env.Err(); err != nil {
+		return options{}, err
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	var err error
-	if cfg.s3Secure, err = strconv.ParseBool(secure); err != nil {
-		return options{}, fmt.Errorf("--s3-secure %q is not a boolean", secure)
+	level, err := config.ParseLevel(logLevel)
+	if err != nil {
+		return options{}, err
 	}
-	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return options{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
-	}
-	if cfg.maxBodyBytes, err = strconv.ParseInt(maxBody, 10, 64); err != nil || cfg.maxBodyBytes <= 0 {
-		return options{}, fmt.Errorf("--max-body-bytes %q must be a positive integer", maxBody)
+	cfg.logLevel = level
+	if cfg.maxBodyBytes <= 0 {
+		return options{}, fmt.Errorf("--max-body-bytes must be a positive integer, got %d", cfg.maxBodyBytes)
 	}
 	if cfg.listen == "" {
 		return options{}, errors.New("--listen must not be empty")

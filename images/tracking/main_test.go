@@ -27,7 +27,9 @@ func TestBadConfigExitsTwo(t *testing.T) {
 		{[]string{"--s3-access-key", "a"}, nil, "--s3-access-key and --s3-secret-key"},
 		{[]string{"--nope"}, nil, "flag provided but not defined"},
 		{nil, map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b", "FLTS_LOG_LEVEL": "loud"}, "--log-level"},
-		{[]string{"--store-dir", "/x", "--s3-secure", "maybe"}, nil, "--s3-secure"},
+		{[]string{"--store-dir", "/x", "--s3-secure=maybe"}, nil, "-s3-secure"},
+		{[]string{"--store-dir", "/x"}, map[string]string{"FLTS_S3_SECURE": "yes"}, `FLTS_S3_SECURE="yes" is not a boolean`},
+		{[]string{"--store-dir", "/x"}, map[string]string{"FLTS_TRACKING_MAX_BODY_BYTES": "1MB"}, "FLTS_TRACKING_MAX_BODY_BYTES"},
 		{[]string{"--store-dir", "/x", "--max-body-bytes", "-1"}, nil, "--max-body-bytes"},
 		{[]string{"--store-dir", "/x", "extra"}, nil, "unexpected arguments"},
 	}

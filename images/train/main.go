@@ -23,7 +23,7 @@ import (
 )
 
 type options struct {
-	common    config.Common
+	config.Common
 	modelType string
 	params    map[string]string
 	seed      int64
@@ -38,7 +38,7 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	rnnDefaults := rnn.DefaultParams()
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(out)
-	o.common.Register(fs, getenv)
+	o.Common.Register(fs, getenv)
 	modelName := fs.String("model", "", "model type to train: gru | lstm | prophet (required)")
 	epochs := fs.Int("epochs", rnnDefaults.Epochs, "training epochs (GRU/LSTM); unset: rnn.DefaultParams")
 	hidden := fs.Int("hidden", rnnDefaults.Hidden, "hidden units (GRU/LSTM)")
@@ -86,22 +86,16 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 		}
 		o.params[name] = values[f.Name]
 	})
-	errs = append(errs, o.common.Validate())
+	errs = append(errs, o.Common.Validate())
 	return o, errors.Join(errs...)
 }
 
 func main() {
-	config.Command[options]{
-		Name:  "train",
-		Parse: parse,
-		// No model_type here: the stage adds it.
-		Logger: func(o options, stderr io.Writer) *slog.Logger { return config.NewLogger(stderr, o.common.LogLevel) },
-		Run:    run,
-	}.Main()
+	config.Pipeline("train", parse, run).Main()
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
-	conns, err := pipeline.Connect(ctx, o.common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
+	conns, err := pipeline.Connect(ctx, o.Common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,15 @@ type Command[O any] struct {
 	Usage func(w io.Writer, err error)
 }
 
+// Pipeline is the Command of a pipeline binary whose options embed Common:
+// its logger is JSON at the --log-level they carry.
+func Pipeline[O interface{ Level() string }](name string,
+	parse func(args []string, getenv Getenv, stderr io.Writer) (O, error),
+	run func(ctx context.Context, o O, log *slog.Logger) error) Command[O] {
+	return Command[O]{Name: name, Parse: parse, Run: run,
+		Logger: func(o O, stderr io.Writer) *slog.Logger { return NewLogger(stderr, o.Level()) }}
+}
+
 // Main runs c with the process's arguments, environment and stderr and
 // exits with Exec's code.
 func (c Command[O]) Main() {

@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // Common is the configuration shared by every pipeline binary.
@@ -22,7 +20,13 @@ type Common struct {
 	S3Secure    bool
 	TrackingURL string
 	LogLevel    string
+	// envErr holds the invalid environment variables Register read;
+	// Validate reports them.
+	envErr error
 }
+
+// Level is the --log-level, for Pipeline's logger.
+func (c Common) Level() string { return c.LogLevel }
 
 // Env names the environment variable that gives each flag its default.
 const (
@@ -38,21 +42,23 @@ const (
 // Getenv looks up an environment variable; os.LookupEnv in mains, a map in tests.
 type Getenv func(key string) (string, bool)
 
-// Register adds the common flags to fs with defaults from getenv.
+// Register adds the common flags to fs with defaults from getenv. A set
+// but invalid variable is reported by Validate.
 func (c *Common) Register(fs *flag.FlagSet, getenv Getenv) {
-	fs.StringVar(&c.NATSURL, "nats-url", envOr(getenv, EnvNATSURL, "nats://nats:4222"), "NATS server URL (env "+EnvNATSURL+")")
-	fs.StringVar(&c.S3Endpoint, "s3-endpoint", envOr(getenv, EnvS3Endpoint, "minio:9000"), "S3 endpoint host:port (env "+EnvS3Endpoint+")")
-	fs.StringVar(&c.S3AccessKey, "s3-access-key", envOr(getenv, EnvS3AccessKey, ""), "S3 access key, required (env "+EnvS3AccessKey+")")
-	fs.StringVar(&c.S3SecretKey, "s3-secret-key", envOr(getenv, EnvS3SecretKey, ""), "S3 secret key, required (env "+EnvS3SecretKey+")")
-	secure, _ := strconv.ParseBool(envOr(getenv, EnvS3Secure, "false"))
-	fs.BoolVar(&c.S3Secure, "s3-secure", secure, "use TLS to the S3 endpoint (env "+EnvS3Secure+")")
-	fs.StringVar(&c.TrackingURL, "tracking-url", envOr(getenv, EnvTrackingURL, "http://tracking:5000"), "tracking server base URL (env "+EnvTrackingURL+")")
-	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, EnvLogLevel, "info"), "log level: debug|info|warn|error (env "+EnvLogLevel+")")
+	env := NewEnv(getenv)
+	fs.StringVar(&c.NATSURL, "nats-url", env.String(EnvNATSURL, "nats://nats:4222"), "NATS server URL (env "+EnvNATSURL+")")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env.String(EnvS3Endpoint, "minio:9000"), "S3 endpoint host:port (env "+EnvS3Endpoint+")")
+	fs.StringVar(&c.S3AccessKey, "s3-access-key", env.String(EnvS3AccessKey, ""), "S3 access key, required (env "+EnvS3AccessKey+")")
+	fs.StringVar(&c.S3SecretKey, "s3-secret-key", env.String(EnvS3SecretKey, ""), "S3 secret key, required (env "+EnvS3SecretKey+")")
+	fs.BoolVar(&c.S3Secure, "s3-secure", env.Bool(EnvS3Secure, false), "use TLS to the S3 endpoint (env "+EnvS3Secure+")")
+	fs.StringVar(&c.TrackingURL, "tracking-url", env.String(EnvTrackingURL, "http://tracking:5000"), "tracking server base URL (env "+EnvTrackingURL+")")
+	fs.StringVar(&c.LogLevel, "log-level", env.String(EnvLogLevel, "info"), "log level: debug|info|warn|error (env "+EnvLogLevel+")")
+	c.envErr = env.Err()
 }
 
 // Validate reports every problem with c at once.
 func (c *Common) Validate() error {
-	var errs []error
+	errs := []error{c.envErr}
 	if c.NATSURL == "" {
 		errs = append(errs, errors.New("--nats-url is required"))
 	} else if u, err := url.Parse(c.NATSURL); err != nil || u.Scheme == "" || u.Host == "" {
@@ -96,23 +102,3 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 
 // OSGetenv is Getenv over the process environment.
 func OSGetenv(key string) (string, bool) { return os.LookupEnv(key) }
-
-func envOr(getenv Getenv, key, def string) string {
-	if getenv == nil {
-		return def
-	}
-	if v, ok := getenv(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-// EnvDuration returns the duration in env key, or def when unset or invalid.
-func EnvDuration(getenv Getenv, key string, def time.Duration) time.Duration {
-	if v := envOr(getenv, key, ""); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
-}

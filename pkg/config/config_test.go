@@ -40,3 +40,17 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// FLTS_S3_SECURE=yes used to mean plaintext silently.
+func TestRegisterRejectsInvalidEnvironment(t *testing.T) {
+	var c Common
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.Register(fs, MapEnv(map[string]string{EnvS3Secure: "yes", EnvS3AccessKey: "a", EnvS3SecretKey: "s"}))
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `FLTS_S3_SECURE="yes" is not a boolean`) {
+		t.Fatalf("Validate = %v, want the invalid FLTS_S3_SECURE named", err)
+	}
+}

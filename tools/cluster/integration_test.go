@@ -64,10 +64,7 @@ func TestClusterIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	proberImage := probers[0]
-	artifacts := os.Getenv("ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(root, "_artifacts")
-	}
+	artifacts := reporoot.ArtifactsDir(root, os.Getenv("ARTIFACTS"))
 	exportLogs := func(c *Cluster) {
 		dir := filepath.Join(artifacts, "cluster-integration-logs")
 		if err := c.ExportLogs(context.Background(), dir); err != nil {

@@ -38,3 +38,19 @@ func FindFrom(dir string) (string, error) {
 		dir = parent
 	}
 }
+
+// ArtifactsDir is where JUnit, reports and diagnostics go, given the value
+// of $ARTIFACTS: that directory (relative to root when relative), or
+// <root>/_artifacts when empty. make, the suite, its reporters, the
+// cluster check and flts-fresh all resolve it here, so a relative value
+// never splits them.
+func ArtifactsDir(root, artifactsEnv string) string {
+	switch {
+	case artifactsEnv == "":
+		return filepath.Join(root, "_artifacts")
+	case filepath.IsAbs(artifactsEnv):
+		return artifactsEnv
+	default:
+		return filepath.Join(root, artifactsEnv)
+	}
+}

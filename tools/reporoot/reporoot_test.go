@@ -30,3 +30,13 @@ func TestFindFrom(t *testing.T) {
 		t.Errorf("FindFrom = %s, want %s", got, root)
 	}
 }
+
+func TestArtifactsDir(t *testing.T) {
+	for _, c := range []struct{ env, want string }{
+		{"", "/repo/_artifacts"}, {"out", "/repo/out"}, {"/abs/a", "/abs/a"},
+	} {
+		if got := ArtifactsDir("/repo", c.env); got != c.want {
+			t.Errorf("ArtifactsDir(%q) = %s, want %s", c.env, got, c.want)
+		}
+	}
+}

@@ -20,9 +20,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"syscall"
 
+	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/tools/cluster"
 	"github.com/flts/flts-e2e/tools/netguard"
 	"github.com/flts/flts-e2e/tools/nodeimage"
@@ -71,25 +71,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func envBool(name string) (bool, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%w: %s=%q is not a boolean", errUsage, name, v)
-	}
-	return b, nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: missing command", errUsage)
@@ -98,18 +79,16 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd, rest := args[0], args[1:]
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	name := fs.String("name", envOr("CLUSTER_NAME", cluster.DefaultName), "kind cluster name (env CLUSTER_NAME)")
+	env := config.NewEnv(nil)
+	name := fs.String("name", env.String("CLUSTER_NAME", cluster.DefaultName), "kind cluster name (env CLUSTER_NAME)")
 	var (
 		version, nodeImage, config, kubeconfig *string
 		reuse                                  *bool
 	)
 	switch cmd {
 	case "up":
-		version = fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
-		defReuse, err := envBool("E2E_REUSE_CLUSTER")
-		if err != nil {
-			return err
-		}
+		version = fs.String("k8s-version", env.String("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
+		defReuse := env.Bool("E2E_REUSE_CLUSTER", false)
 		nodeImage = fs.String("node-image", os.Getenv("KIND_NODE_IMAGE"), "use this node image instead of the one built by node-image (env KIND_NODE_IMAGE)")
 		reuse = fs.Bool("reuse", defReuse, "keep an existing healthy cluster (env E2E_REUSE_CLUSTER)")
 		config = fs.String("config", "", "kind config (default fixtures/kind/cluster.yaml)")
@@ -119,6 +98,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}
 	if err := fs.Parse(rest); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := env.Err(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if cmd != "load" && fs.NArg() > 0 {

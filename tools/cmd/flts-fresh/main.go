@@ -276,14 +276,7 @@ func formatTable(stages []stage, total time.Duration) string {
 // userArtifacts is the invoking checkout's artifacts directory (ARTIFACTS,
 // relative to the repository root when relative).
 func userArtifacts(root string) string {
-	dir := os.Getenv("ARTIFACTS")
-	if dir == "" {
-		return filepath.Join(root, "_artifacts")
-	}
-	if !filepath.IsAbs(dir) {
-		return filepath.Join(root, dir)
-	}
-	return dir
+	return reporoot.ArtifactsDir(root, os.Getenv("ARTIFACTS"))
 }
 
 func copyArtifacts(ctx context.Context, src, dest, table string) error {

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/imagebuild"
@@ -74,8 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("flts-images", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	tag := fs.String("tag", envOr("IMAGE_TAG", "e2e"), "image tag (env IMAGE_TAG)")
-	registry := fs.String("registry", envOr("IMAGE_REGISTRY", "flts.local"), "image registry prefix (env IMAGE_REGISTRY)")
+	tag := fs.String("tag", config.NewEnv(nil).String("IMAGE_TAG", "e2e"), "image tag (env IMAGE_TAG)")
+	registry := fs.String("registry", config.NewEnv(nil).String("IMAGE_REGISTRY", "flts.local"), "image registry prefix (env IMAGE_REGISTRY)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | engine | node-image [flags] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v).\n\n", imagebuild.SuiteImages)
 		fs.PrintDefaults()
@@ -111,7 +112,7 @@ func bundleRefs(ctx context.Context, log *slog.Logger, root, version string) ([]
 	if err != nil {
 		return nil, err
 	}
-	suite, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: envOr("IMAGE_TAG", "e2e"), Logger: log})
+	suite, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: config.NewEnv(nil).String("IMAGE_TAG", "e2e"), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func startEngine(ctx context.Context, log *slog.Logger, root string, args []stri
 func nodeImage(ctx context.Context, log *slog.Logger, root string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("node-image", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	version := fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
+	version := fs.String("k8s-version", config.NewEnv(nil).String("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
 	baseOnly := fs.Bool("base-only", false, "build only the Debian base image")
 	msOnly := fs.Bool("metrics-server-only", false, "build only the metrics-server image (for a node image built elsewhere: KIND_NODE_IMAGE)")
 	if err := fs.Parse(args); err != nil {
@@ -194,7 +195,7 @@ func nodeImage(ctx context.Context, log *slog.Logger, root string, args []string
 func save(ctx context.Context, log *slog.Logger, root string, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("save", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	version := fs.String("k8s-version", envOr("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version of the node image (env K8S_VERSION)")
+	version := fs.String("k8s-version", config.NewEnv(nil).String("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version of the node image (env K8S_VERSION)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -238,11 +239,4 @@ func load(ctx context.Context, log *slog.Logger, args []string) error {
 	step.Done()
 	log.Info("bundle loaded", "images", out)
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
