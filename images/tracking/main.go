@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/backoff"
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
@@ -154,22 +155,12 @@ func serve(ctx context.Context, cfg options, logger *slog.Logger) error {
 // initStore creates the bucket and default experiment, retrying with
 // backoff while the object store starts.
 func initStore(ctx context.Context, api *trackingserver.Server, logger *slog.Logger) error {
-	backoff := 500 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	return backoff.Retry(ctx, logger, "object store", backoff.Dependency, func(ctx context.Context) error {
+		// One attempt may not hang on a store that accepts and never answers.
 		attemptCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := api.Init(attemptCtx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		logger.Info("waiting for the object store", "attempt", attempt, "error", err.Error())
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("failed to initialise the object store: %w", ctx.Err())
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
+		defer cancel()
+		return api.Init(attemptCtx)
+	})
 }
 
 // readyGate answers 503 until ready is set, so probes and clients see the

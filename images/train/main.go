@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/backoff"
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/events"
 	"github.com/flts/flts-e2e/pkg/model"
@@ -105,7 +106,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	if o.once {
 		var latest pipeline.LatestData
-		if err := pipeline.Retry(ctx, log, "processed data", func(ctx context.Context) error {
+		if err := backoff.Retry(ctx, log, "processed data", backoff.Dependency, func(ctx context.Context) error {
 			latest, err = pipeline.ReadLatestData(ctx, conns.Store)
 			return err
 		}); err != nil {

@@ -43,9 +43,10 @@ func StreamName(topic string) string {
 	return strings.ReplaceAll(strings.ToUpper(topic), "-", "_")
 }
 
-// Connect dials url and retries until it succeeds and JetStream answers, or
-// ctx is done: pods start before the NATS server is ready. Once connected,
-// the client reconnects on its own forever. A nil logger is silent.
+// Connect dials url once and checks that JetStream answers. A binary that
+// starts before the NATS server retries it (pipeline.Connect does, with
+// backoff.Dependency). Once connected, the client reconnects on its own
+// forever. A nil logger is silent.
 func Connect(ctx context.Context, url string, logger *slog.Logger, opts ...Option) (*NATSBus, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -54,21 +55,12 @@ func Connect(ctx context.Context, url string, logger *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		bus, err := dial(ctx, url, o, logger)
-		if err == nil {
-			logger.Info("connected to NATS", "url", url, "attempts", attempt)
-			return bus, nil
-		}
-		logger.Info("waiting for NATS", "url", url, "attempt", attempt, "error", err.Error())
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("failed to connect to NATS at %s after %d attempts: %w", url, attempt, errors.Join(ctx.Err(), err))
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+	bus, err := dial(ctx, url, o, logger)
+	if err != nil {
+		return nil, fmt.Errorf("failed to connect to NATS at %s: %w", url, err)
 	}
+	logger.Info("connected to NATS", "url", url)
+	return bus, nil
 }
 
 func dial(ctx context.Context, url string, o options, logger *slog.Logger) (*NATSBus, error) {

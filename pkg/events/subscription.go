@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flts/flts-e2e/pkg/backoff"
 )
 
 // ephemeralInactiveThreshold is how long the server keeps an ephemeral
@@ -126,26 +128,21 @@ func (c *consumerRun) run(ctx context.Context, it jetstream.MessagesContext) {
 }
 
 func (c *consumerRun) reopen(ctx context.Context) jetstream.MessagesContext {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		it, err := c.open(ctx)
+	var it jetstream.MessagesContext
+	err := backoff.Retry(ctx, c.logger, "re-create consumer", backoff.Consumer, func(ctx context.Context) error {
+		var err error
+		it, err = c.open(ctx)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			if err = c.bus.EnsureTopics(ctx, c.topic); err == nil {
 				it, err = c.open(ctx)
 			}
 		}
-		if err == nil {
-			c.logger.Info("consumer re-created", "attempts", attempt)
-			return it
-		}
-		c.logger.Warn("failed to re-create consumer", "attempt", attempt, "error", err.Error())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		return nil // ctx is done
 	}
+	return it
 }
 
 // consume handles messages until ctx is done or the bus is closed (nil), or

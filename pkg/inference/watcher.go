@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/backoff"
 	"github.com/flts/flts-e2e/pkg/objstore"
 )
 
@@ -71,24 +72,25 @@ func (w *Watcher) Run(ctx context.Context) {
 	if poll <= 0 {
 		poll = 15 * time.Second
 	}
-	backoff := 500 * time.Millisecond
+	// Until the first model: backoff.Dependency's delays, capped at the poll.
+	delays := backoff.Policy{Initial: backoff.Dependency.Initial, Max: min(backoff.Dependency.Max, poll)}.Start()
 	for attempt := 1; w.Server.Model() == nil; attempt++ {
+		wait := delays.Next()
 		_, err := w.Refresh(ctx)
 		if err == nil {
 			break
 		}
 		if errors.Is(err, objstore.ErrNotFound) {
-			log.Info("waiting for a promoted model", "attempt", attempt, "retry_in", backoff, "reason", err.Error())
+			log.Info("waiting for a promoted model", "attempt", attempt, "retry_in", wait, "reason", err.Error())
 		} else {
-			log.Warn("failed to load the promoted model", "attempt", attempt, "retry_in", backoff, "error", err)
+			log.Warn("failed to load the promoted model", "attempt", attempt, "retry_in", wait, "error", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-w.Trigger:
 		}
-		backoff = min(backoff*2, poll)
 	}
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()

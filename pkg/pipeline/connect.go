@@ -2,40 +2,17 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/flts/flts-e2e/pkg/backoff"
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/events"
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/s3store"
 	"github.com/flts/flts-e2e/pkg/tracking"
 )
-
-// Retry calls fn until it succeeds or ctx is done, doubling the wait from
-// 500 ms up to 10 s and logging each failure, so a binary started before
-// its dependencies waits for them visibly.
-func Retry(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
-	wait := 500 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
-		if err == nil {
-			if attempt > 1 {
-				log.Info(what+": ready", "attempts", attempt)
-			}
-			return nil
-		}
-		log.Info(what+": not ready yet", "attempt", attempt, "retry_in", wait.String(), "error", err.Error())
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gave up waiting for %s: %w", what, err)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 10*time.Second)
-	}
-}
 
 // Conns are a binary's connections to its dependencies.
 type Conns struct {
@@ -63,7 +40,7 @@ func Connect(ctx context.Context, cfg config.Common, need Need, log *slog.Logger
 		if err != nil {
 			return nil, err
 		}
-		if err := Retry(ctx, log, "object store "+cfg.S3Endpoint, func(ctx context.Context) error {
+		if err := backoff.Retry(ctx, log, "object store "+cfg.S3Endpoint, backoff.Dependency, func(ctx context.Context) error {
 			return objstore.EnsureBuckets(ctx, s, objstore.AllBuckets...)
 		}); err != nil {
 			return nil, err
@@ -71,7 +48,7 @@ func Connect(ctx context.Context, cfg config.Common, need Need, log *slog.Logger
 		c.Store = s
 	}
 	if need.Bus {
-		if err := Retry(ctx, log, "event bus "+cfg.NATSURL, func(ctx context.Context) error {
+		if err := backoff.Retry(ctx, log, "event bus "+cfg.NATSURL, backoff.Dependency, func(ctx context.Context) error {
 			b, err := events.Connect(ctx, cfg.NATSURL, log, busOpts...)
 			if err != nil {
 				return err
@@ -88,7 +65,7 @@ func Connect(ctx context.Context, cfg config.Common, need Need, log *slog.Logger
 	}
 	if need.Tracker {
 		t := tracking.NewClient(cfg.TrackingURL, &http.Client{Timeout: 30 * time.Second})
-		if err := Retry(ctx, log, "tracking server "+cfg.TrackingURL, func(ctx context.Context) error {
+		if err := backoff.Retry(ctx, log, "tracking server "+cfg.TrackingURL, backoff.Dependency, func(ctx context.Context) error {
 			_, err := t.GetOrCreateExperiment(ctx, Experiment)
 			return err
 		}); err != nil {

@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -183,5 +186,24 @@ func TestCountNodeMetrics(t *testing.T) {
 	}
 	if _, err := countNodeMetrics([]byte(`<html>`)); err == nil {
 		t.Error("want error for non-JSON body")
+	}
+}
+
+func TestPollReportsLastReasonAndHardErrors(t *testing.T) {
+	calls := 0
+	err := poll(t.Context(), 50*time.Millisecond, "thing", func(context.Context) (bool, string, error) {
+		calls++
+		return false, fmt.Sprintf("%d of 2 ready", calls%2), nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "failed to wait for thing within 50ms: ") || !strings.Contains(err.Error(), "of 2 ready") {
+		t.Errorf("timeout error %v lacks the last reason", err)
+	}
+	boom := errors.New("forbidden")
+	err = poll(t.Context(), time.Minute, "thing", func(context.Context) (bool, string, error) { return false, "", boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("hard error %v, want %v wrapped at once", err, boom)
+	}
+	if err := poll(t.Context(), time.Minute, "thing", func(context.Context) (bool, string, error) { return true, "", nil }); err != nil {
+		t.Errorf("done at once: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -22,26 +23,28 @@ const (
 	metricsAPIService = "v1beta1.metrics.k8s.io"
 )
 
-// poll calls check until it reports done, fails hard, or timeout passes.
+// poll calls check every pollInterval (apimachinery's wait, the tools'
+// one way to wait) until it reports done, fails hard, or timeout passes.
 // The last soft reason is part of the timeout error.
 func poll(ctx context.Context, timeout time.Duration, what string, check func(context.Context) (done bool, reason string, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	last := "not checked yet"
-	for {
+	var hard error
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		done, reason, err := check(ctx)
 		if err != nil {
-			return fmt.Errorf("failed to wait for %s: %w", what, err)
-		}
-		if done {
-			return nil
+			hard = err
+			return false, err
 		}
 		last = reason
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("failed to wait for %s within %s: %s", what, timeout, last)
-		case <-time.After(pollInterval):
-		}
+		return done, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case hard != nil:
+		return fmt.Errorf("failed to wait for %s: %w", what, hard)
+	default:
+		return fmt.Errorf("failed to wait for %s within %s: %s", what, timeout, last)
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/flts/flts-e2e/pkg/atomicfile"
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/imagebuild"
@@ -237,23 +239,27 @@ func (e *Engine) start(ctx context.Context) error {
 	}
 	e.Started, e.PID = true, pid
 	e.log.Info("started dockerd", "pid", pid, "log", e.logPath())
-	for {
+	var exitErr error
+	err = wait.PollUntilContextTimeout(ctx, dockerdPoll, dockerdStartTimeout, false, func(ctx context.Context) (bool, error) {
 		select {
-		case err := <-exited:
-			_ = os.Remove(PIDFile(e.opts.StateDir))
-			e.Started, e.PID = false, 0
-			return fmt.Errorf("dockerd exited during start (%v); tail of %s:\n%s", err, e.logPath(), tailFile(e.logPath(), 2000))
-		case <-ctx.Done():
-			return fmt.Errorf("failed to wait for dockerd: %w", ctx.Err())
-		case <-time.After(500 * time.Millisecond):
+		case exitErr = <-exited:
+			return false, errDockerdExited
+		default:
 		}
-		if e.answers(ctx) {
-			e.log.Info("dockerd answers", "pid", pid, "elapsed", time.Since(begin).Round(time.Millisecond))
-			return nil
-		}
-		if time.Since(begin) > 90*time.Second {
-			return fmt.Errorf("dockerd %d did not answer within 90s; see %s", pid, e.logPath())
-		}
+		return e.answers(ctx), nil
+	})
+	switch {
+	case err == nil:
+		e.log.Info("dockerd answers", "pid", pid, "elapsed", time.Since(begin).Round(time.Millisecond))
+		return nil
+	case errors.Is(err, errDockerdExited):
+		_ = os.Remove(PIDFile(e.opts.StateDir))
+		e.Started, e.PID = false, 0
+		return fmt.Errorf("dockerd exited during start (%v); tail of %s:\n%s", exitErr, e.logPath(), tailFile(e.logPath(), 2000))
+	case ctx.Err() != nil:
+		return fmt.Errorf("failed to wait for dockerd: %w", ctx.Err())
+	default:
+		return fmt.Errorf("dockerd %d did not answer within %s; see %s", pid, dockerdStartTimeout, e.logPath())
 	}
 }
 
@@ -444,6 +450,17 @@ func alive(pid int) bool {
 	return true
 }
 
+// The engine's waits: dockerd answers within seconds on this machine type
+// and a cold start (new data-root) within a minute; it stops within
+// seconds, and at most after its own 60 s shutdown timeout for containers.
+const (
+	dockerdPoll         = 500 * time.Millisecond
+	dockerdStartTimeout = 90 * time.Second
+	dockerdStopTimeout  = 60 * time.Second
+)
+
+var errDockerdExited = errors.New("dockerd exited")
+
 func stopPID(ctx context.Context, pid int) error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		if errors.Is(err, syscall.ESRCH) {
@@ -451,18 +468,17 @@ func stopPID(ctx context.Context, pid int) error {
 		}
 		return fmt.Errorf("failed to signal dockerd %d: %w", pid, err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("dockerd %d did not exit within 60s of SIGTERM", pid)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("failed to wait for dockerd %d to exit: %w", pid, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, dockerdStopTimeout, true, func(context.Context) (bool, error) {
+		return !alive(pid), nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("failed to wait for dockerd %d to exit: %w", pid, ctx.Err())
+	default:
+		return fmt.Errorf("dockerd %d did not exit within %s of SIGTERM", pid, dockerdStopTimeout)
 	}
-	return nil
 }
 
 func tailFile(path string, n int) string {

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -299,17 +300,17 @@ func run(ctx context.Context, in Input, logs logsFunc) (res Result, err error) {
 // waitForJob polls until the Job completes (true) or fails (false, nil:
 // the caller still collects what the pods reported).
 func waitForJob(ctx context.Context, in Input, log *slog.Logger) (bool, error) {
-	deadline := time.Now().Add(in.Duration + in.Timeout + in.StartTimeout)
-	tick := time.NewTicker(in.PollInterval)
-	defer tick.Stop()
+	timeout := in.Duration + in.Timeout + in.StartTimeout
+	var complete bool
+	var job *batchv1.Job
 	lastLog := time.Time{}
-	for {
+	err := wait.PollUntilContextTimeout(ctx, in.PollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		now := time.Now()
 		if in.Observe != nil {
 			in.Observe(now)
 		}
-		job, err := in.Client.BatchV1().Jobs(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
-		if err != nil {
+		var err error
+		if job, err = in.Client.BatchV1().Jobs(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{}); err != nil {
 			return false, fmt.Errorf("failed to get load job %s: %w", in.Name, err)
 		}
 		for _, c := range job.Status.Conditions {
@@ -318,10 +319,11 @@ func waitForJob(ctx context.Context, in Input, log *slog.Logger) (bool, error) {
 			}
 			switch c.Type {
 			case batchv1.JobComplete:
+				complete = true
 				return true, nil
 			case batchv1.JobFailed:
 				log.Warn("load job failed", "reason", c.Reason, "message", c.Message)
-				return false, nil
+				return true, nil
 			}
 		}
 		if err := stuckPod(ctx, in); err != nil {
@@ -332,15 +334,20 @@ func waitForJob(ctx context.Context, in Input, log *slog.Logger) (bool, error) {
 			log.Info("waiting for load job", "active", job.Status.Active, "succeeded", job.Status.Succeeded,
 				"failed", job.Status.Failed, "elapsed", now.Sub(job.CreationTimestamp.Time).Round(time.Second).String())
 		}
-		if now.After(deadline) {
-			return false, fmt.Errorf("load job %s did not finish within %s (active %d, succeeded %d, failed %d)",
-				in.Name, in.Duration+in.Timeout+in.StartTimeout, job.Status.Active, job.Status.Succeeded, job.Status.Failed)
-		}
-		select {
-		case <-ctx.Done():
-			return false, fmt.Errorf("stopped waiting for load job %s: %w", in.Name, ctx.Err())
-		case <-tick.C:
-		}
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		return complete, nil
+	case ctx.Err() != nil:
+		return false, fmt.Errorf("stopped waiting for load job %s: %w", in.Name, ctx.Err())
+	case wait.Interrupted(err) && job != nil:
+		return false, fmt.Errorf("load job %s did not finish within %s (active %d, succeeded %d, failed %d)",
+			in.Name, timeout, job.Status.Active, job.Status.Succeeded, job.Status.Failed)
+	case wait.Interrupted(err):
+		return false, fmt.Errorf("load job %s did not finish within %s", in.Name, timeout)
+	default:
+		return false, err
 	}
 }
 
@@ -382,26 +389,26 @@ func clientLogs(c kubernetes.Interface) logsFunc {
 // may still be flushing the last one when the pod already shows Succeeded
 // (seen here: a result cut at 2 x 16 KiB).
 func readResult(ctx context.Context, logs logsFunc, namespace, pod string, settle time.Duration) (loadgen.Summary, error) {
-	deadline := time.Now().Add(settle)
-	for {
+	var s loadgen.Summary
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, time.Second, settle, true, func(ctx context.Context) (bool, error) {
 		text, err := logs(ctx, namespace, pod)
 		if err != nil {
-			err = fmt.Errorf("failed to read logs: %w", err)
-		} else {
-			var s loadgen.Summary
-			if s, err = ParseResult(strings.NewReader(text)); err == nil {
-				return s, nil
-			}
+			last = fmt.Errorf("failed to read logs: %w", err)
+			return false, nil
 		}
-		if !time.Now().Before(deadline) {
-			return loadgen.Summary{}, err
+		if s, last = ParseResult(strings.NewReader(text)); last != nil {
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			return loadgen.Summary{}, errors.Join(err, ctx.Err())
-		case <-time.After(time.Second):
+		return true, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return loadgen.Summary{}, errors.Join(last, ctx.Err())
 		}
+		return loadgen.Summary{}, last
 	}
+	return s, nil
 }
 
 // ParseResult decodes the result lines of a load-generator pod's log.
