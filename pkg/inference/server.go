@@ -156,6 +156,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 	})
 }
 
+// statusRecorder keeps the status for the metrics. Unwrap and Flush keep
+// what the wrapped writer can do reachable (http.ResponseController looks
+// through Unwrap; Flush is for handlers that type-assert http.Flusher).
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
@@ -164,6 +167,14 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {

@@ -3,6 +3,7 @@ package inference
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -565,4 +566,24 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// The metrics wrapper must not hide what the real writer can do.
+func TestStatusRecorderKeepsFlusherAndUnwrap(t *testing.T) {
+	rec := httptest.NewRecorder()
+	var w http.ResponseWriter = &statusRecorder{ResponseWriter: rec, code: http.StatusOK}
+	f, ok := w.(http.Flusher)
+	if !ok {
+		t.Fatal("statusRecorder is not an http.Flusher")
+	}
+	f.Flush()
+	if !rec.Flushed {
+		t.Error("Flush did not reach the wrapped writer")
+	}
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		t.Errorf("ResponseController through Unwrap: %v", err)
+	}
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); !ok || u.Unwrap() != rec {
+		t.Error("Unwrap does not return the wrapped writer")
+	}
 }

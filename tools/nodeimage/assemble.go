@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/flts/flts-e2e/tools/execx"
 )
 
@@ -74,12 +76,12 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 		"containerd >/var/log/containerd-build.log 2>&1 & echo $! > /run/containerd-build.pid; wait").Run(ctx); err != nil {
 		return fmt.Errorf("failed to start containerd in the node: %w", err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for execx.Command("docker", "exec", name, "ctr", "version").Run(ctx) != nil {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("containerd in the node did not answer within 60s")
-		}
-		time.Sleep(500 * time.Millisecond)
+	// containerd answers within a second or two; 60 s allows a loaded machine.
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		return execx.Command("docker", "exec", name, "ctr", "version").Run(ctx) == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("containerd in the node did not answer within 60s: %w", err)
 	}
 	imp := execx.Command("docker", "exec", "-i", name, "ctr", "--namespace=k8s.io", "images", "import",
 		"--label=io.cri-containerd.pinned=pinned", "--all-platforms", "--no-unpack", "--digests", "-")
