@@ -70,13 +70,19 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 
 		// The HPA's currentReplicas is a copy of the scale's spec: the
 		// scale-down is proven by the pods themselves. Exactly minReplicas
-		// remain, all Ready, and every pod the scale-up added is gone.
+		// remain, all Ready, none terminating, and each is one of the pods
+		// that served the load (no replacement started since). Which pods
+		// go is the ReplicaSet controller's choice: it ranks by readiness
+		// and log2-bucketed age, so an original pod may be removed and an
+		// added one kept (seen 2026-11-27 when this area ran first); so the
+		// check counts the pods removed instead of naming them.
 		added := run.addedPods()
 		Expect(added).NotTo(BeEmpty(), "no pod beyond the initial ones ever reported metrics")
 		dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		grace := time.Duration(ptr.Deref(dep.Spec.Template.Spec.TerminationGracePeriodSeconds, 30)) * time.Second
-		By(fmt.Sprintf("checking that exactly %d pods remain, all Ready, and the added %v are gone", periods.MinReplicas, added))
+		during := append(slices.Clone(run.InitialPods), added...)
+		By(fmt.Sprintf("checking that exactly %d of the %d pods that served the load remain, all Ready", periods.MinReplicas, len(during)))
 		Eventually(func(g Gomega) {
 			pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
 			g.Expect(err).NotTo(HaveOccurred())
@@ -88,8 +94,8 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 				g.Expect(framework.PodReady(pod)).To(BeTrue(), "pod %s not Ready", pod.Name)
 			}
 			g.Expect(names).To(HaveLen(int(periods.MinReplicas)), "inference pods after the scale-down")
-			for _, a := range added {
-				g.Expect(names).NotTo(ContainElement(a), "pod %s added by the scale-up is still there", a)
+			for _, n := range names {
+				g.Expect(during).To(ContainElement(n), "pod %s was not among the pods of the load run %v: a replacement?", n, during)
 			}
 		}).WithContext(ctx).WithTimeout(grace + 5*Poll).WithPolling(Poll).Should(Succeed())
 	})

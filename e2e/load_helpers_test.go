@@ -52,7 +52,10 @@ func loadDuration(p framework.Periods) time.Duration {
 	return p.ScaleUpServingBudget() + LoadServeMargin
 }
 
-// waitForReplicas waits until the HPA and Deployment settle at n ready replicas.
+// waitForReplicas waits until the Deployment settles at n ready replicas
+// and the pods a scale-down removed are gone: Deployment status does not
+// count terminating pods, and a level started while they still drain could
+// meet one that kube-proxy has not yet taken out of the Service.
 func waitForReplicas(ctx context.Context, p framework.Periods, n int32) {
 	GinkgoHelper()
 	start := time.Now()
@@ -61,6 +64,9 @@ func waitForReplicas(ctx context.Context, p framework.Periods, n int32) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(d.Status.Replicas).To(Equal(n), "replicas")
 		g.Expect(d.Status.ReadyReplicas).To(Equal(n), "ready replicas")
+		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(pods.Items).To(HaveLen(int(n)), "inference pods, terminating ones included")
 	}).WithContext(ctx).WithTimeout(p.ScaleDownBudget(p.MaxReplicas)).WithPolling(Poll).Should(Succeed())
 	GinkgoWriter.Printf("inference at %d ready replicas after %s\n", n, time.Since(start).Round(time.Second))
 }
