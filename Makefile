@@ -102,7 +102,9 @@ e2e-compile: tools
 	@# flts-cluster, Helm, Ginkgo and the test binaries of the check and the
 	@# suite (kind and client-go, shared), compiled before any test deadline
 	@# starts (go test and ginkgo then only link).
-	@$(call timed,compile suite,$(MAKE) --no-print-directory cluster-cli $(BIN)/helm \
+	@# -j1: a parallel sub-make would take the second job slot from the
+	@# node image (which then waited for Helm's compile: 3.5 min lost).
+	@$(call timed,compile suite,$(MAKE) --no-print-directory -j1 cluster-cli $(BIN)/helm \
 		&& $(GO) test -c -o /dev/null -tags clusterintegration ./tools/cluster \
 		&& $(GO) test -c -o /dev/null ./e2e && $(GINKGO) version)
 
@@ -114,7 +116,7 @@ e2e-run:
 	@# deletes it at the end; Ctrl-C or a failed check removes it too, unless
 	@# E2E_KEEP_CLUSTER=1.
 	@set -e; \
-	cleanup() { if [ "$${E2E_KEEP_CLUSTER:-0}" != 1 ]; then $(FLTS_CLUSTER) down; fi; }; \
+	cleanup() { case "$${E2E_KEEP_CLUSTER:-0}" in 1|t|T|true|TRUE|True) ;; *) $(FLTS_CLUSTER) down ;; esac; }; \
 	trap 'cleanup; exit 130' INT TERM; \
 	( $(call timed,cluster check,$(GO) test -count=1 -v -timeout=$(CLUSTER_CHECK_TIMEOUT) -tags clusterintegration -run TestClusterIntegration ./tools/cluster) ) \
 		|| { cleanup; exit 1; }; \

@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flts/flts-e2e/e2e/framework"
@@ -66,7 +67,14 @@ func waitForReplicas(ctx context.Context, p framework.Periods, n int32) {
 		g.Expect(d.Status.ReadyReplicas).To(Equal(n), "ready replicas")
 		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(pods.Items).To(HaveLen(int(n)), "inference pods, terminating ones included")
+		live := 0
+		for _, p := range pods.Items {
+			// Succeeded or Failed (evicted) pods hold no endpoint.
+			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+				live++
+			}
+		}
+		g.Expect(live).To(Equal(int(n)), "inference pods, terminating ones included")
 	}).WithContext(ctx).WithTimeout(p.ScaleDownBudget(p.MaxReplicas)).WithPolling(Poll).Should(Succeed())
 	GinkgoWriter.Printf("inference at %d ready replicas after %s\n", n, time.Since(start).Round(time.Second))
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Write replaces path with data and mode perm, creating path's directory
-// if needed. The temporary file sits next to path, hidden (".name-*").
+// if needed. The temporary file sits next to path, hidden (".tmp-*").
 func Write(path string, data []byte, perm fs.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -27,7 +27,9 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 // path's file system (a rename cannot cross file systems); a store uses it
 // to keep half-written files out of the tree it lists.
 func WriteVia(tmpDir, path string, data []byte, perm fs.FileMode) (err error) {
-	tmp, err := os.CreateTemp(tmpDir, "."+filepath.Base(path)+"-*")
+	// A short fixed prefix: the target's own name may already be as long
+	// as the file system allows.
+	tmp, err := os.CreateTemp(tmpDir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("failed to create a temporary file for %s: %w", path, err)
 	}

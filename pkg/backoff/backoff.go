@@ -1,8 +1,9 @@
 // Package backoff is the pipeline's one way to wait for something that is
 // not there yet (a dependency starting or restarting, a consumer the
 // broker lost): capped exponential delays with named policies, and Retry,
-// which logs every failed attempt so a wait is visible. Nothing in pkg/
-// writes its own retry loop, and no retry wraps another.
+// which logs every failed attempt so a wait is visible. Retries in pkg/
+// use it (the model watcher uses its Delays, since it also wakes on an
+// event), and no retry wraps another.
 package backoff
 
 import (

@@ -12,10 +12,12 @@ import (
 // its streams under dir and listening on a random loopback port. It serves
 // unit tests and the local run. stop shuts the server down and waits.
 func StartEmbedded(dir string) (url string, stop func(), err error) {
-	return startEmbeddedOn(dir, server.RANDOM_PORT)
+	return StartEmbeddedOn(dir, server.RANDOM_PORT)
 }
 
-func startEmbeddedOn(dir string, port int) (url string, stop func(), err error) {
+// StartEmbeddedOn is StartEmbedded on a chosen loopback port (a test that
+// starts the broker after its client, or a restart on the same address).
+func StartEmbeddedOn(dir string, port int) (url string, stop func(), err error) {
 	if dir == "" {
 		return "", nil, errors.New("failed to start embedded NATS: empty store directory")
 	}

@@ -298,7 +298,7 @@ func TestConnectFailsFastAndRetryWaitsForServer(t *testing.T) {
 			return err
 		})
 	}()
-	_, stop, err := startEmbeddedOn(t.TempDir(), port)
+	_, stop, err := StartEmbeddedOn(t.TempDir(), port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestSubscriberSurvivesServerLosingState(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	_, stop, err := startEmbeddedOn(t.TempDir(), port)
+	_, stop, err := StartEmbeddedOn(t.TempDir(), port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestSubscriberSurvivesServerLosingState(t *testing.T) {
 	stop()
 	// A new, empty server on the same address: streams and consumers are gone
 	// (an emptyDir NATS pod restarted). The subscriber must re-create them.
-	_, stop2, err := startEmbeddedOn(t.TempDir(), port)
+	_, stop2, err := StartEmbeddedOn(t.TempDir(), port)
 	if err != nil {
 		t.Fatal(err)
 	}

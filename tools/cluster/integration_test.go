@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/flts/flts-e2e/e2e/framework"
 	"github.com/flts/flts-e2e/e2e/framework/loadtest"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 	"github.com/flts/flts-e2e/tools/reporoot"
@@ -51,11 +52,13 @@ func TestClusterIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tag := os.Getenv("IMAGE_TAG")
-	if tag == "" {
-		tag = "e2e"
+	// The suite's own configuration reading: the same variables, the same
+	// strict rules (E2E_REUSE_CLUSTER=true reuses here as in the suite).
+	cfg, err := framework.ConfigFromEnv(root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	images, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: tag, Logger: log})
+	images, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: cfg.ImageTag, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,7 @@ func TestClusterIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	proberImage := probers[0]
-	artifacts := reporoot.ArtifactsDir(root, os.Getenv("ARTIFACTS"))
+	artifacts := cfg.ArtifactsDir
 	exportLogs := func(c *Cluster) {
 		dir := filepath.Join(artifacts, "cluster-integration-logs")
 		if err := c.ExportLogs(context.Background(), dir); err != nil {
@@ -73,9 +76,9 @@ func TestClusterIntegration(t *testing.T) {
 			t.Logf("cluster logs in %s", dir)
 		}
 	}
-	name := os.Getenv("CLUSTER_NAME")
-	c, err := Up(ctx, Options{Name: name, Reuse: os.Getenv("E2E_REUSE_CLUSTER") == "1", NodeImage: os.Getenv("KIND_NODE_IMAGE"),
-		K8sVersion: os.Getenv("K8S_VERSION"), RepoRoot: root, Logger: log})
+	name := cfg.ClusterName
+	c, err := Up(ctx, Options{Name: name, Reuse: cfg.ReuseCluster, NodeImage: cfg.NodeImage,
+		K8sVersion: cfg.K8sVersion, RepoRoot: root, Logger: log})
 	if err != nil {
 		// A cluster that was created but never became usable still has
 		// logs to tell why.

@@ -43,6 +43,8 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 		return nil
 	case hard != nil:
 		return fmt.Errorf("failed to wait for %s: %w", what, hard)
+	case ctx.Err() != nil:
+		return fmt.Errorf("stopped waiting for %s (%s): %w", what, last, ctx.Err())
 	default:
 		return fmt.Errorf("failed to wait for %s within %s: %s", what, timeout, last)
 	}

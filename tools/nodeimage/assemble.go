@@ -81,6 +81,9 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 		return execx.Command("docker", "exec", name, "ctr", "version").Run(ctx) == nil, nil
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped waiting for containerd in the node: %w", ctx.Err())
+		}
 		return fmt.Errorf("containerd in the node did not answer within 60s: %w", err)
 	}
 	imp := execx.Command("docker", "exec", "-i", name, "ctr", "--namespace=k8s.io", "images", "import",

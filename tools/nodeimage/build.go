@@ -204,6 +204,12 @@ func Build(ctx context.Context, opts Options) (string, error) {
 	if err := b.buildComponentImages(ctx, version, k8sBin, baseRef, key, imgs); err != nil {
 		return "", err
 	}
+	if _, err := os.Stat(filepath.Join(k8sBin, "metrics-server")); err != nil {
+		// Not in this release's graph (see MetricsServerFits).
+		if err := b.buildMetricsServerStandalone(ctx, k8sBin); err != nil {
+			return "", err
+		}
+	}
 	if err := b.buildMetricsServerImage(ctx, version, k8sBin); err != nil {
 		return "", err
 	}

@@ -160,6 +160,8 @@ type k8sBuild struct {
 	etcdTag string
 	// crictl is the crictl binary's path, "" when it was not built here.
 	crictl string
+	// metricsServer says whether metrics-server was built here.
+	metricsServer bool
 }
 
 // buildKubernetes compiles the Kubernetes commands, etcd, metrics-server
@@ -190,12 +192,23 @@ func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion st
 	}
 	etcdVer := EtcdModuleVersion(out.etcdTag)
 	etcdMod, etcdPkg := EtcdMainPackage(etcdVer)
-	extra := []module.Version{{Path: etcdMod, Version: etcdVer}, {Path: MetricsServerModule, Version: MetricsServerVersion}}
+	extra := []module.Version{{Path: etcdMod, Version: etcdVer}}
 	pkgs := make([]string, 0, len(KubernetesCommands)+3)
 	for _, c := range KubernetesCommands {
 		pkgs = append(pkgs, "k8s.io/kubernetes/cmd/"+c)
 	}
-	pkgs = append(pkgs, "./etcd", MetricsServerPackage)
+	pkgs = append(pkgs, "./etcd")
+	msInGraph, err := b.metricsServerInGraph(ctx, version)
+	if err != nil {
+		return out, err
+	}
+	if msInGraph {
+		extra = append(extra, module.Version{Path: MetricsServerModule, Version: MetricsServerVersion})
+		pkgs = append(pkgs, MetricsServerPackage)
+		out.metricsServer = true
+	} else if only != nil {
+		return out, fmt.Errorf("metrics-server %s does not build against Kubernetes %s's libraries", MetricsServerVersion, version)
+	}
 	sharesCrictl, err := crictlTracks(version, crictlVersion)
 	if err != nil {
 		return out, err
@@ -205,7 +218,10 @@ func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion st
 		pkgs = append(pkgs, CrictlPackage)
 		out.crictl = filepath.Join(out.binDir, "crictl")
 	}
-	what := "kubernetes " + version + " with etcd " + etcdVer + " and metrics-server " + MetricsServerVersion
+	what := "kubernetes " + version + " with etcd " + etcdVer
+	if msInGraph {
+		what += " and metrics-server " + MetricsServerVersion
+	}
 	if only != nil {
 		pkgs, out.crictl = only, ""
 		what = strings.Join(only, " ") + " in the kubernetes " + version + " graph"

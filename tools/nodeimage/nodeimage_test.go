@@ -431,3 +431,22 @@ func TestCheckStaticRejectsNonStatic(t *testing.T) {
 		t.Errorf("checkStatic(/bin/sh) = %v, want a dynamically linked error", err)
 	}
 }
+
+// metrics-server v0.8.0 requires k8s.io v0.33: it builds in the 1.33 and
+// 1.34 graphs, and on its own for 1.32 (whose libraries lack the
+// compatibility-version APIs it calls).
+func TestMetricsServerFits(t *testing.T) {
+	gomod := "module sigs.k8s.io/metrics-server\n\ngo 1.24.4\n\nrequire (\n\tk8s.io/api v0.33.2\n\tk8s.io/apiserver v0.33.2\n)\n"
+	for minor, want := range map[int]bool{32: false, 33: true, 34: true} {
+		got, err := MetricsServerFits(gomod, minor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("MetricsServerFits(1.%d) = %v, want %v", minor, got, want)
+		}
+	}
+	if _, err := MetricsServerFits("module x\n", 34); err == nil {
+		t.Error("want an error for a go.mod without k8s.io/apiserver")
+	}
+}

@@ -309,10 +309,14 @@ func waitForJob(ctx context.Context, in Input, log *slog.Logger) (bool, error) {
 		if in.Observe != nil {
 			in.Observe(now)
 		}
-		var err error
-		if job, err = in.Client.BatchV1().Jobs(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{}); err != nil {
+		got, err := in.Client.BatchV1().Jobs(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err() // the poll's deadline, not the API
+			}
 			return false, fmt.Errorf("failed to get load job %s: %w", in.Name, err)
 		}
+		job = got // the last status read, for the timeout message
 		for _, c := range job.Status.Conditions {
 			if c.Status != corev1.ConditionTrue {
 				continue

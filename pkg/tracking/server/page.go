@@ -30,7 +30,7 @@ ul{margin:0;padding-left:1em}
 <h1>FLTS tracking</h1>
 {{if .Promoted}}<p>Promoted run: <span class="badge">{{.Promoted.Info.RunName}}</span> <code>{{.Promoted.Info.RunID}}</code> ({{.Promoted.Tag "model_type"}})</p>{{else}}<p>No promoted run yet.</p>{{end}}
 {{range .Experiments}}
-<h2>tracking.Experiment {{.Experiment.Name}} <small>(id {{.Experiment.ExperimentID}}, {{len .Runs}} runs)</small></h2>
+<h2>Experiment {{.Experiment.Name}} <small>(id {{.Experiment.ExperimentID}}, {{len .Runs}} runs)</small></h2>
 {{if .Runs}}<table>
 <tr><th>run</th><th>status</th><th>started</th><th>metrics</th><th>params</th><th>tags</th></tr>
 {{range .Runs}}<tr{{if eq (.Tag "promoted") "true"}} class="promoted"{{end}}>

@@ -105,7 +105,7 @@ func (r *repo) getExperiment(ctx context.Context, id string) (tracking.Experimen
 	var e tracking.Experiment
 	if err := r.getJSON(ctx, experimentKey(id), &e); err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
-			return tracking.Experiment{}, notFound("No tracking.Experiment with id=%s exists", id)
+			return tracking.Experiment{}, notFound("No Experiment with id=%s exists", id)
 		}
 		return tracking.Experiment{}, err
 	}
@@ -375,7 +375,7 @@ func validateParams(run *tracking.Run, ps []tracking.Param) error {
 		// MLflow params are immutable: re-logging the same value is fine,
 		// changing it is an error.
 		if exists && old != p.Value {
-			return invalid("Changing param values is not allowed. tracking.Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.",
+			return invalid("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.",
 				p.Key, old, run.Info.RunID, p.Value)
 		}
 		seen[p.Key] = p.Value

@@ -449,7 +449,7 @@ func TestPageShowsPromotedRunEscaped(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{"Promoted run: <span class=\"badge\">best-run</span> <code>" + best.Info.RunID, "(GRU)", "rmse = 0.125", plain.Info.RunID, "&lt;script&gt;"} {
+	for _, want := range []string{"<h2>Experiment ", "Promoted run: <span class=\"badge\">best-run</span> <code>" + best.Info.RunID, "(GRU)", "rmse = 0.125", plain.Info.RunID, "&lt;script&gt;"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
