@@ -50,7 +50,7 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 		GinkgoWriter.Printf("HPA data: %s\n", path)
 
 		Expect(run.LoadErr).NotTo(HaveOccurred())
-		Expect(run.Result.Summary.FailureCount()).To(BeZero(), "failed requests: %v", run.Result.Summary.Failures)
+		Expect(run.Result.Summary.FailureCount()).To(BeZero(), "failed requests: %v, first of each cause: %v", run.Result.Summary.Failures, run.Result.Summary.FailureExamples)
 		Expect(run.Timings.FirstScaleUp).To(BeNumerically(">", 0), "the HPA never raised its desired replicas")
 		Expect(run.Timings.FirstScaleUp).To(BeNumerically("<=", periods.ScaleUpDecisionBudget()), "scale-up decision")
 		Expect(run.Timings.NewPodsReady).To(BeNumerically(">", 0), "no pod beyond the minimum became Ready")

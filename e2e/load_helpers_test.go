@@ -183,7 +183,7 @@ func (r loadRun) failure() string {
 	case s.Requests == 0:
 		return "no request completed"
 	case s.FailureCount() > 0:
-		return fmt.Sprintf("%d failed requests: %v", s.FailureCount(), s.Failures)
+		return fmt.Sprintf("%d failed requests: %v (first of each cause: %v)", s.FailureCount(), s.Failures, s.FailureExamples)
 	case r.Timings.FirstScaleUp == 0:
 		return "the HPA did not scale up under the load"
 	case r.BackErr != "":

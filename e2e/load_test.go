@@ -43,7 +43,7 @@ var _ = Describe("Load: distributed in-cluster load tests at 200, 400 and 800 us
 
 			Expect(run.LoadErr).NotTo(HaveOccurred())
 			Expect(run.Result.Summary.Requests).To(BeNumerically(">", 0))
-			Expect(run.Result.Summary.FailureCount()).To(BeZero(), "failed requests (429s are counted apart): %v", run.Result.Summary.Failures)
+			Expect(run.Result.Summary.FailureCount()).To(BeZero(), "failed requests (429s are counted apart): %v, first of each cause: %v", run.Result.Summary.Failures, run.Result.Summary.FailureExamples)
 			Expect(float64(run.Result.Summary.Throttled429)).To(BeNumerically("<=", MaxThrottledShare*float64(run.Result.Summary.Requests)),
 				"%d of %d requests answered 429", run.Result.Summary.Throttled429, run.Result.Summary.Requests)
 			for _, pod := range run.settledPods() {

@@ -324,12 +324,25 @@ func (r *runner) do(ctx context.Context, e endpoint) {
 
 type outcome struct {
 	failure   string // "" when not a failure
+	detail    string // the error or status behind a failure
 	throttled bool
 	servedBy  string
 }
 
 // classify maps a response or error onto the Summary's causes.
 func classify(resp *http.Response, err error) outcome {
+	o := classifyCause(resp, err)
+	if o.failure != "" {
+		if err != nil {
+			o.detail = err.Error()
+		} else {
+			o.detail = resp.Status
+		}
+	}
+	return o
+}
+
+func classifyCause(resp *http.Response, err error) outcome {
 	if err != nil {
 		var nerr net.Error
 		switch {
@@ -403,6 +416,12 @@ func (r *recorder) record(at time.Time, latency time.Duration, o outcome) {
 	case o.failure != "":
 		r.s.Failures[o.failure]++
 		sec.Failures++
+		if _, ok := r.s.FailureExamples[o.failure]; !ok && o.detail != "" {
+			if r.s.FailureExamples == nil {
+				r.s.FailureExamples = map[string]string{}
+			}
+			r.s.FailureExamples[o.failure] = at.UTC().Format(time.RFC3339Nano) + " " + o.detail
+		}
 	case o.throttled:
 		r.s.Throttled429++
 		sec.Throttled++

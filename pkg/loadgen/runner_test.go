@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +128,12 @@ func TestRunClassifiesConnectionRefused(t *testing.T) {
 	}
 	if s.Requests != 3 || s.Failures["connection"] != 3 || s.Successes != 0 {
 		t.Fatalf("requests %d failures %v", s.Requests, s.Failures)
+	}
+	if ex := s.FailureExamples["connection"]; !strings.Contains(ex, "connection refused") {
+		t.Errorf("connection failure example %q lacks the error", ex)
+	}
+	if ex := s.FailureExamples["http_5xx:503"]; ex != "" {
+		t.Errorf("unexpected example for a cause that did not occur: %q", ex)
 	}
 }
 

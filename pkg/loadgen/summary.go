@@ -34,6 +34,9 @@ type Summary struct {
 	// Failures counts failed requests by cause: "http_5xx:503",
 	// "http_4xx:400", "timeout", "connection", "other".
 	Failures map[string]int `json:"failures"`
+	// FailureExamples holds, per cause, the first failure's error text and
+	// when it happened, so a rare "connection" failure can be diagnosed.
+	FailureExamples map[string]string `json:"failure_examples,omitempty"`
 	// Throttled429 counts 429 "server busy" answers: the server's
 	// back-pressure working as designed, so they are not failures.
 	Throttled429 int `json:"throttled_429"`
@@ -121,6 +124,14 @@ func Merge(parts ...Summary) Summary {
 		out.Throttled429 += p.Throttled429
 		for k, v := range p.Failures {
 			out.Failures[k] += v
+		}
+		for k, v := range p.FailureExamples {
+			if _, ok := out.FailureExamples[k]; !ok {
+				if out.FailureExamples == nil {
+					out.FailureExamples = map[string]string{}
+				}
+				out.FailureExamples[k] = v
+			}
 		}
 		for k, v := range p.ServedBy {
 			out.ServedBy[k] += v

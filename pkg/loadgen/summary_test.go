@@ -60,3 +60,16 @@ func TestMergeOfHalvesEqualsWhole(t *testing.T) {
 		t.Errorf("rps %g, want requests/40s", merged.RPS)
 	}
 }
+
+// The first example of each failure cause survives the merge of workers.
+func TestMergeKeepsFirstFailureExample(t *testing.T) {
+	a := Summary{Failures: map[string]int{"connection": 1}, FailureExamples: map[string]string{"connection": "read: connection reset by peer"}}
+	b := Summary{Failures: map[string]int{"connection": 2, "timeout": 1}, FailureExamples: map[string]string{"connection": "EOF", "timeout": "deadline"}}
+	m := Merge(a, b)
+	if m.FailureExamples["connection"] != "read: connection reset by peer" || m.FailureExamples["timeout"] != "deadline" {
+		t.Errorf("examples %v", m.FailureExamples)
+	}
+	if m.Failures["connection"] != 3 {
+		t.Errorf("failures %v", m.Failures)
+	}
+}
