@@ -39,6 +39,30 @@ func Command(name string, args ...string) *Cmd {
 	return &Cmd{Name: name, Args: args}
 }
 
+// Runner runs commands. Components that orchestrate many commands (the
+// engine, the node image builder) take one in their options, the way kind
+// takes a Cmder: Host in production, a fake (execxtest.Fake) in tests of
+// what runs in which order and what a failed step leaves behind.
+type Runner interface {
+	// Run runs c and discards its output unless it fails.
+	Run(ctx context.Context, c *Cmd) error
+	// Output runs c and returns its standard output.
+	Output(ctx context.Context, c *Cmd) (string, error)
+}
+
+// Host runs commands as child processes of this one.
+type Host struct{}
+
+var _ Runner = Host{}
+
+// OrHost returns r, or Host when r is nil (an option left unset).
+func OrHost(r Runner) Runner {
+	if r == nil {
+		return Host{}
+	}
+	return r
+}
+
 // Error is returned when a command fails; Error() is pasteable.
 type Error struct {
 	Line   string
@@ -78,9 +102,15 @@ func (c *Cmd) String() string {
 	return strings.Join(parts, " ")
 }
 
-// Output runs the command and returns its standard output. Standard error is
-// kept for the error message.
-func (c *Cmd) Output(ctx context.Context) (string, error) {
+// Output runs the command on the host (Host.Output).
+func (c *Cmd) Output(ctx context.Context) (string, error) { return Host{}.Output(ctx, c) }
+
+// Run runs the command on the host (Host.Run).
+func (c *Cmd) Run(ctx context.Context) error { return Host{}.Run(ctx, c) }
+
+// Output runs c and returns its standard output. Standard error is kept for
+// the error message.
+func (Host) Output(ctx context.Context, c *Cmd) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := c.build(ctx)
 	cmd.Stdout = &stdout
@@ -94,8 +124,8 @@ func (c *Cmd) Output(ctx context.Context) (string, error) {
 	return stdout.String(), nil
 }
 
-// Run runs the command and discards its output unless it fails.
-func (c *Cmd) Run(ctx context.Context) error {
+// Run runs c and discards its output unless it fails.
+func (Host) Run(ctx context.Context, c *Cmd) error {
 	var out bytes.Buffer
 	cmd := c.build(ctx)
 	cmd.Stdout = &out

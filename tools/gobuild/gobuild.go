@@ -31,6 +31,8 @@ type Build struct {
 	Flags []string
 	// Packages are the import paths (or pkg@version for Install).
 	Packages []string
+	// Runner runs the go commands; nil is execx.Host.
+	Runner execx.Runner
 }
 
 // Run compiles b, logging a heartbeat with the packages compiled so far and,
@@ -39,12 +41,13 @@ type Build struct {
 // whole compiler process group.
 func Run(ctx context.Context, log *slog.Logger, b Build) error {
 	step := progress.Start(log, "compile "+b.What, 0)
+	run := execx.OrHost(b.Runner)
 	total := 0
 	if !b.Install {
 		// A quick pass over the package graph (it also downloads what is
 		// missing); an error here is reported by the build itself.
 		list := &execx.Cmd{Name: "go", Args: append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, b.Packages...), Dir: b.Dir, Env: b.Env}
-		if out, err := list.Output(ctx); err == nil {
+		if out, err := run.Output(ctx, list); err == nil {
 			total = len(strings.Fields(out))
 		}
 	}
@@ -59,7 +62,7 @@ func Run(ctx context.Context, log *slog.Logger, b Build) error {
 	// minutes of CPU).
 	args := append([]string{verb, "-v", "-gcflags=all=-dwarf=false"}, b.Flags...)
 	cmd := &execx.Cmd{Name: "go", Args: append(args, b.Packages...), Dir: b.Dir, Env: b.Env, Stderr: step.GoPackages()}
-	if err := cmd.Run(ctx); err != nil {
+	if err := run.Run(ctx, cmd); err != nil {
 		step.Stop()
 		return fmt.Errorf("failed to compile %s: %w", b.What, err)
 	}

@@ -42,21 +42,21 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 	step := b.step("assemble node image " + ref)
 	defer step.Stop()
 	name := fmt.Sprintf("flts-nodeimage-build-%d", time.Now().UnixNano())
-	if err := execx.Command("docker", "run", "-d", "--privileged", "--name", name, "--network", "none",
-		"--entrypoint", "sleep", baseRef, "infinity").Run(ctx); err != nil {
+	if err := b.run.Run(ctx, execx.Command("docker", "run", "-d", "--privileged", "--name", name, "--network", "none",
+		"--entrypoint", "sleep", baseRef, "infinity")); err != nil {
 		return fmt.Errorf("failed to start the assembly container: %w", err)
 	}
 	defer func() {
-		_ = execx.Command("docker", "rm", "-f", name).Run(context.WithoutCancel(ctx))
+		_ = b.run.Run(context.WithoutCancel(ctx), execx.Command("docker", "rm", "-f", name))
 	}()
 	for _, bin := range []string{"kubeadm", "kubelet", "kubectl"} {
-		if err := execx.Command("docker", "cp", filepath.Join(k8sBin, bin), name+":/usr/bin/"+bin).Run(ctx); err != nil {
+		if err := b.run.Run(ctx, execx.Command("docker", "cp", filepath.Join(k8sBin, bin), name+":/usr/bin/"+bin)); err != nil {
 			return fmt.Errorf("failed to copy %s into the node: %w", bin, err)
 		}
 	}
 	// kind's base files already provide /etc/crictl.yaml pointing crictl
 	// at containerd's socket.
-	if err := execx.Command("docker", "cp", crictlBin, name+":/usr/local/bin/crictl").Run(ctx); err != nil {
+	if err := b.run.Run(ctx, execx.Command("docker", "cp", crictlBin, name+":/usr/local/bin/crictl")); err != nil {
 		return fmt.Errorf("failed to copy crictl into the node: %w", err)
 	}
 	writes := []struct{ path, content string }{
@@ -66,19 +66,19 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 	for _, w := range writes {
 		cmd := execx.Command("docker", "exec", "-i", name, "sh", "-c", `mkdir -p "$(dirname "$1")" && cat > "$1"`, "sh", w.path)
 		cmd.Stdin = strings.NewReader(w.content)
-		if err := cmd.Run(ctx); err != nil {
+		if err := b.run.Run(ctx, cmd); err != nil {
 			return fmt.Errorf("failed to write %s into the node: %w", w.path, err)
 		}
 	}
 	// containerd runs in the background of the build container only; its
 	// PID is kept so it is stopped precisely.
-	if err := execx.Command("docker", "exec", "-d", name, "sh", "-c",
-		"containerd >/var/log/containerd-build.log 2>&1 & echo $! > /run/containerd-build.pid; wait").Run(ctx); err != nil {
+	if err := b.run.Run(ctx, execx.Command("docker", "exec", "-d", name, "sh", "-c",
+		"containerd >/var/log/containerd-build.log 2>&1 & echo $! > /run/containerd-build.pid; wait")); err != nil {
 		return fmt.Errorf("failed to start containerd in the node: %w", err)
 	}
 	// containerd answers within a second or two; 60 s allows a loaded machine.
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		return execx.Command("docker", "exec", name, "ctr", "version").Run(ctx) == nil, nil
+		return b.run.Run(ctx, execx.Command("docker", "exec", name, "ctr", "version")) == nil, nil
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -88,10 +88,10 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 	}
 	imp := execx.Command("docker", "exec", "-i", name, "ctr", "--namespace=k8s.io", "images", "import",
 		"--label=io.cri-containerd.pinned=pinned", "--all-platforms", "--no-unpack", "--digests", "-")
-	if err := pipeCommands(ctx, append([]string{"docker", "save"}, images...), imp); err != nil {
+	if err := pipeCommands(ctx, b.run, append([]string{"docker", "save"}, images...), imp); err != nil {
 		return fmt.Errorf("failed to import images into the node: %w", err)
 	}
-	listed, err := execx.Command("docker", "exec", name, "ctr", "--namespace=k8s.io", "images", "list", "-q").Output(ctx)
+	listed, err := b.run.Output(ctx, execx.Command("docker", "exec", name, "ctr", "--namespace=k8s.io", "images", "list", "-q"))
 	if err != nil {
 		return fmt.Errorf("failed to list images in the node: %w", err)
 	}
@@ -100,15 +100,15 @@ func (b *builder) assemble(ctx context.Context, ref, key, version, baseRef, k8sB
 			return fmt.Errorf("image %s missing from the node after import; node has:\n%s", img, listed)
 		}
 	}
-	if err := execx.Command("docker", "exec", name, "sh", "-c",
-		`pid=$(cat /run/containerd-build.pid); kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done; rm -rf /run/containerd-build.pid /run/containerd /var/log/containerd-build.log`).Run(ctx); err != nil {
+	if err := b.run.Run(ctx, execx.Command("docker", "exec", name, "sh", "-c",
+		`pid=$(cat /run/containerd-build.pid); kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done; rm -rf /run/containerd-build.pid /run/containerd /var/log/containerd-build.log`)); err != nil {
 		return fmt.Errorf("failed to stop containerd in the node: %w", err)
 	}
-	if err := execx.Command("docker", "commit",
+	if err := b.run.Run(ctx, execx.Command("docker", "commit",
 		"--change", `ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]`,
 		"--change", `CMD []`,
 		"--change", "ENV container=docker",
-		name, ref+"-commit").Run(ctx); err != nil {
+		name, ref+"-commit")); err != nil {
 		return fmt.Errorf("failed to commit the node image: %w", err)
 	}
 	if err := b.finishImage(ctx, ref+"-commit", ref, key); err != nil {

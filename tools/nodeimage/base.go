@@ -53,10 +53,10 @@ rm -rf /var/lib/apt/lists/* /var/log/*.log /tmp/* /var/cache/debconf/*-old
 
 // kindBaseFiles returns the images/base/files directory of the kind module
 // the repository's go.mod pins, and that module's version.
-func kindBaseFiles(ctx context.Context, repoRoot string) (dir, version string, err error) {
+func kindBaseFiles(ctx context.Context, run execx.Runner, repoRoot string) (dir, version string, err error) {
 	cmd := execx.Command("go", "list", "-m", "-f", "{{.Dir}} {{.Version}}", "sigs.k8s.io/kind")
 	cmd.Dir = repoRoot
-	out, err := cmd.Output(ctx)
+	out, err := run.Output(ctx, cmd)
 	if err != nil {
 		return "", "", fmt.Errorf("failed to locate the kind module: %w", err)
 	}
@@ -65,10 +65,10 @@ func kindBaseFiles(ctx context.Context, repoRoot string) (dir, version string, e
 		// An empty Dir means the module is not downloaded yet.
 		dl := execx.Command("go", "mod", "download", "sigs.k8s.io/kind")
 		dl.Dir = repoRoot
-		if err := dl.Run(ctx); err != nil {
+		if err := run.Run(ctx, dl); err != nil {
 			return "", "", fmt.Errorf("failed to download the kind module: %w", err)
 		}
-		return kindBaseFiles(ctx, repoRoot)
+		return kindBaseFiles(ctx, run, repoRoot)
 	}
 	return filepath.Join(fields[0], "images", "base", "files"), fields[1], nil
 }
@@ -106,7 +106,7 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 	}
 	step := b.step("base: debootstrap " + BaseSuite)
 	defer step.Stop()
-	if err := ensureDebootstrap(ctx); err != nil {
+	if err := b.ensureDebootstrap(ctx); err != nil {
 		return "", err
 	}
 	rootfs := filepath.Join(b.opts.CacheDir, "rootfs-"+key)
@@ -116,7 +116,7 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 	defer os.RemoveAll(rootfs)
 	deb := execx.Command("debootstrap", "--variant=minbase", "--keyring="+DebianKeyring,
 		"--include="+strings.Join(BasePackages, ","), BaseSuite, rootfs, b.mirror)
-	if err := deb.Run(ctx); err != nil {
+	if err := b.run.Run(ctx, deb); err != nil {
 		return "", fmt.Errorf("failed to debootstrap the base: %w", err)
 	}
 	step.Done()
@@ -126,7 +126,7 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 		return "", err
 	}
 	setup := execx.Command("chroot", rootfs, "/bin/sh", "-c", baseSetupScript)
-	if err := setup.Run(ctx); err != nil {
+	if err := b.run.Run(ctx, setup); err != nil {
 		return "", fmt.Errorf("failed to set up the base root file system: %w", err)
 	}
 	step.Done()
@@ -137,7 +137,7 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 		"--change", "ENV container=docker",
 		"--change", `ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]`,
 		"-", tmpRef)
-	if err := pipeCommands(ctx, []string{"tar", "--numeric-owner", "-C", rootfs, "-c", "."}, imp); err != nil {
+	if err := pipeCommands(ctx, b.run, []string{"tar", "--numeric-owner", "-C", rootfs, "-c", "."}, imp); err != nil {
 		return "", fmt.Errorf("failed to import the base image: %w", err)
 	}
 	if err := b.finishImage(ctx, tmpRef, ref, key); err != nil {

@@ -26,6 +26,8 @@ type Options struct {
 	CacheDir string
 	// RepoRoot is the module root (kind module lookup, pause source).
 	RepoRoot string
+	// Runner runs every command the build needs; nil is execx.Host.
+	Runner execx.Runner
 	// Logger receives progress; nil is silent.
 	Logger *slog.Logger
 }
@@ -33,6 +35,7 @@ type Options struct {
 type builder struct {
 	opts        Options
 	log         *slog.Logger
+	run         execx.Runner
 	kindFiles   string
 	kindVersion string
 	mirror      string
@@ -67,8 +70,8 @@ func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("failed to create cache dir: %w", err)
 	}
-	b := &builder{opts: *opts, log: opts.Logger, mirror: DebianMirror()}
-	if b.kindFiles, b.kindVersion, err = kindBaseFiles(ctx, opts.RepoRoot); err != nil {
+	b := &builder{opts: *opts, log: opts.Logger, run: execx.OrHost(opts.Runner), mirror: DebianMirror()}
+	if b.kindFiles, b.kindVersion, err = kindBaseFiles(ctx, b.run, opts.RepoRoot); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -189,7 +192,7 @@ func Build(ctx context.Context, opts Options) (string, error) {
 		}
 	}
 	listCmd := execx.Command(filepath.Join(k8sBin, "kubeadm"), "config", "images", "list", "--kubernetes-version", version)
-	out, err := listCmd.Output(ctx)
+	out, err := b.run.Output(ctx, listCmd)
 	if err != nil {
 		return "", fmt.Errorf("failed to list kubeadm images: %w", err)
 	}
@@ -258,7 +261,7 @@ func (b *builder) nodeKey(in nodeInputs) (string, error) {
 
 // imageKey returns the cache-key label of an image, "" when absent.
 func (b *builder) imageKey(ctx context.Context, ref string) string {
-	out, err := execx.Command("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref).Output(ctx)
+	out, err := b.run.Output(ctx, execx.Command("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref))
 	if err != nil {
 		return ""
 	}

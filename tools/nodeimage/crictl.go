@@ -74,7 +74,8 @@ func (b *builder) buildCrictl(ctx context.Context, version string) (string, erro
 		return "", fmt.Errorf("failed to create %s: %w", binDir, err)
 	}
 	err := gobuild.Run(ctx, b.log, gobuild.Build{
-		What: "crictl " + version, Install: true,
+		Runner: b.run,
+		What:   "crictl " + version, Install: true,
 		// Outside any module so the repository's go.mod plays no part;
 		// GOFLAGS is cleared because -mod is not allowed with @version.
 		Dir:      binDir,

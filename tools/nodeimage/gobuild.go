@@ -26,10 +26,10 @@ type moduleInfo struct {
 	Path, Version, GoMod, Info, Dir, Error string
 }
 
-func downloadModule(ctx context.Context, dir, mod string) (moduleInfo, error) {
+func downloadModule(ctx context.Context, run execx.Runner, dir, mod string) (moduleInfo, error) {
 	cmd := execx.Command("go", "mod", "download", "-json", mod)
 	cmd.Dir = dir
-	out, err := cmd.Output(ctx)
+	out, err := run.Output(ctx, cmd)
 	var info moduleInfo
 	if jerr := json.Unmarshal([]byte(out), &info); jerr != nil {
 		if err != nil {
@@ -179,7 +179,7 @@ func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion st
 			return out, fmt.Errorf("failed to create %s: %w", d, err)
 		}
 	}
-	info, err := downloadModule(ctx, b.opts.RepoRoot, "k8s.io/kubernetes@"+version)
+	info, err := downloadModule(ctx, b.run, b.opts.RepoRoot, "k8s.io/kubernetes@"+version)
 	if err != nil {
 		return out, err
 	}
@@ -248,7 +248,8 @@ func (b *builder) buildKubernetes(ctx context.Context, version, crictlVersion st
 	// and the linker ignores it for them.
 	ld += " -X " + crictlVersionVar + "=" + crictlVersion
 	err = gobuild.Run(ctx, b.log, gobuild.Build{
-		What: what, Dir: srcDir, Env: append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...),
+		Runner: b.run,
+		What:   what, Dir: srcDir, Env: append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...),
 		Flags: []string{"-trimpath", "-ldflags", ld, "-o", out.binDir + "/"}, Packages: pkgs,
 	})
 	if err != nil {
@@ -303,12 +304,13 @@ func (b *builder) buildWrapperMain(ctx context.Context, w wrapperMain, binDir st
 	}
 	env := append([]string{"GOFLAGS=-mod=mod"}, gobuild.StaticEnv...)
 	tidy := &execx.Cmd{Name: "go", Args: []string{"mod", "tidy"}, Dir: dir, Env: env}
-	if err := tidy.Run(ctx); err != nil {
+	if err := b.run.Run(ctx, tidy); err != nil {
 		return "", fmt.Errorf("failed to resolve %s: %w", w.require, err)
 	}
 	out := filepath.Join(binDir, w.name)
 	err := gobuild.Run(ctx, b.log, gobuild.Build{
-		What: w.name + " " + ver, Dir: dir, Env: env,
+		Runner: b.run,
+		What:   w.name + " " + ver, Dir: dir, Env: env,
 		Flags: []string{"-trimpath", "-ldflags=-s -w", "-o", out}, Packages: []string{"."},
 	})
 	if err != nil {

@@ -66,18 +66,18 @@ func copyFile(src, dst string, mode os.FileMode) error {
 // (an Ubuntu CI runner): Debian's keyring package installs it there too.
 const DebianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
-func ensureDebootstrap(ctx context.Context) error {
+func (b *builder) ensureDebootstrap(ctx context.Context) error {
 	_, lookErr := exec.LookPath("debootstrap")
 	_, keyErr := os.Stat(DebianKeyring)
 	if lookErr == nil && keyErr == nil {
 		return nil
 	}
-	if err := execx.Command("apt-get", "update").Run(ctx); err != nil {
+	if err := b.run.Run(ctx, execx.Command("apt-get", "update")); err != nil {
 		return fmt.Errorf("failed to update apt indexes: %w", err)
 	}
 	cmd := execx.Command("apt-get", "install", "-y", "debootstrap", "debian-archive-keyring")
 	cmd.Env = []string{"DEBIAN_FRONTEND=noninteractive"}
-	if err := cmd.Run(ctx); err != nil {
+	if err := b.run.Run(ctx, cmd); err != nil {
 		return fmt.Errorf("failed to install debootstrap: %w", err)
 	}
 	return nil

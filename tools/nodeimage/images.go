@@ -160,7 +160,8 @@ func (b *builder) buildComponentImages(ctx context.Context, version, k8sBin, bas
 
 	pauseBin := filepath.Join(compBin, "pause")
 	err = gobuild.Run(ctx, b.log, gobuild.Build{
-		What: "pause", Dir: b.opts.RepoRoot, Env: gobuild.StaticEnv,
+		Runner: b.run,
+		What:   "pause", Dir: b.opts.RepoRoot, Env: gobuild.StaticEnv,
 		Flags: []string{"-trimpath", "-ldflags=-s -w", "-o", pauseBin}, Packages: []string{"./images/pause"},
 	})
 	if err != nil {
@@ -175,7 +176,7 @@ func (b *builder) buildComponentImages(ctx context.Context, version, k8sBin, bas
 	}
 	// containerd's config in kind's base names its own sandbox image.
 	if SandboxImage != imgs.Pause {
-		if err := execx.Command("docker", "tag", imgs.Pause, SandboxImage).Run(ctx); err != nil {
+		if err := b.run.Run(ctx, execx.Command("docker", "tag", imgs.Pause, SandboxImage)); err != nil {
 			return fmt.Errorf("failed to tag the sandbox image: %w", err)
 		}
 	}
@@ -210,7 +211,7 @@ func (b *builder) dockerBuild(ctx context.Context, ref, key, dockerfile string, 
 		return fmt.Errorf("failed to write Dockerfile: %w", err)
 	}
 	cmd := &execx.Cmd{Name: "docker", Args: []string{"build", "-q", "--label", CacheKeyLabel + "=" + key, "-t", ref, dir}, Env: []string{"DOCKER_BUILDKIT=0"}}
-	if err := cmd.Run(ctx); err != nil {
+	if err := b.run.Run(ctx, cmd); err != nil {
 		return fmt.Errorf("failed to build image %s: %w", ref, err)
 	}
 	step.Done()

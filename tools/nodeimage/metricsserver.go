@@ -80,7 +80,7 @@ func MetricsServerFits(metricsServerGoMod string, k8sMinor int) (bool, error) {
 // metricsServerInGraph downloads metrics-server's go.mod and decides
 // whether it builds in version's Kubernetes graph.
 func (b *builder) metricsServerInGraph(ctx context.Context, version string) (bool, error) {
-	info, err := downloadModule(ctx, b.opts.RepoRoot, MetricsServerModule+"@"+MetricsServerVersion)
+	info, err := downloadModule(ctx, b.run, b.opts.RepoRoot, MetricsServerModule+"@"+MetricsServerVersion)
 	if err != nil {
 		return false, err
 	}
@@ -103,7 +103,8 @@ func (b *builder) metricsServerInGraph(ctx context.Context, version string) (boo
 // graph into binDir (go install pkg@version, as `go install` users do).
 func (b *builder) buildMetricsServerStandalone(ctx context.Context, binDir string) error {
 	return gobuild.Run(ctx, b.log, gobuild.Build{
-		What: "metrics-server " + MetricsServerVersion + " (own module graph)", Install: true,
+		Runner: b.run,
+		What:   "metrics-server " + MetricsServerVersion + " (own module graph)", Install: true,
 		Env: append([]string{"GOBIN=" + binDir}, gobuild.StaticEnv...), Flags: []string{"-trimpath", "-ldflags=-s -w"},
 		Packages: []string{MetricsServerPackage + "@" + MetricsServerVersion},
 	})

@@ -2,12 +2,13 @@ package nodeimage
 
 import (
 	"encoding/json"
-	"golang.org/x/mod/modfile"
-	"golang.org/x/mod/module"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 
 	"github.com/flts/flts-e2e/tools/execx"
 )
@@ -233,7 +234,7 @@ func TestBaseSetupPatchesContainerdAndCreatesHook(t *testing.T) {
 func TestKindConfigTomlHasTheFlagThePatchFlips(t *testing.T) {
 	// The sed of the setup script must find its target in the kind version
 	// the repository's go.mod pins.
-	files, version, err := kindBaseFiles(t.Context(), filepath.Join("..", ".."))
+	files, version, err := kindBaseFiles(t.Context(), execx.Host{}, filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func TestMirrorFromSkipsOptions(t *testing.T) {
 
 func TestPipeCommandsDoesNotHangWhenConsumerFails(t *testing.T) {
 	// `yes` never ends on its own: only closing the pipe stops it.
-	err := pipeCommands(t.Context(), []string{"yes"}, execx.Command("sh", "-c", "head -c 10 >/dev/null; exit 3"))
+	err := pipeCommands(t.Context(), execx.Host{}, []string{"yes"}, execx.Command("sh", "-c", "head -c 10 >/dev/null; exit 3"))
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Fatalf("want the consumer's failure, got %v", err)
 	}
@@ -338,13 +339,13 @@ func TestPipeCommandsPassesData(t *testing.T) {
 	var out strings.Builder
 	c := execx.Command("tr", "a-z", "A-Z")
 	c.Stdout = &out
-	if err := pipeCommands(t.Context(), []string{"printf", "hello"}, c); err != nil {
+	if err := pipeCommands(t.Context(), execx.Host{}, []string{"printf", "hello"}, c); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "HELLO" {
 		t.Errorf("got %q", out.String())
 	}
-	if err := pipeCommands(t.Context(), []string{"sh", "-c", "exit 4"}, execx.Command("cat")); err == nil {
+	if err := pipeCommands(t.Context(), execx.Host{}, []string{"sh", "-c", "exit 4"}, execx.Command("cat")); err == nil {
 		t.Error("producer failure not reported")
 	}
 }

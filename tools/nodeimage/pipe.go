@@ -14,7 +14,7 @@ import (
 // pipeCommands runs `producer | consumer`. The read end is closed as soon as
 // the consumer exits so a failing consumer cannot leave the producer
 // blocked on a full pipe.
-func pipeCommands(ctx context.Context, producer []string, consumer *execx.Cmd) error {
+func pipeCommands(ctx context.Context, run execx.Runner, producer []string, consumer *execx.Cmd) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("failed to create pipe: %w", err)
@@ -30,7 +30,7 @@ func pipeCommands(ctx context.Context, producer []string, consumer *execx.Cmd) e
 	}
 	w.Close()
 	consumer.Stdin = r
-	consErr := consumer.Run(ctx)
+	consErr := run.Run(ctx, consumer)
 	r.Close()
 	prodErr := prod.Wait()
 	if consErr != nil {
@@ -56,10 +56,10 @@ func (b *builder) finishImage(ctx context.Context, from, ref, key string, extra 
 		return fmt.Errorf("failed to write Dockerfile: %w", err)
 	}
 	cmd := &execx.Cmd{Name: "docker", Args: []string{"build", "-q", "-t", ref, dir}, Env: []string{"DOCKER_BUILDKIT=0"}}
-	if err := cmd.Run(ctx); err != nil {
+	if err := b.run.Run(ctx, cmd); err != nil {
 		return fmt.Errorf("failed to finish image %s: %w", ref, err)
 	}
-	if err := execx.Command("docker", "rmi", from).Run(ctx); err != nil {
+	if err := b.run.Run(ctx, execx.Command("docker", "rmi", from)); err != nil {
 		return fmt.Errorf("failed to remove intermediate image %s: %w", from, err)
 	}
 	return nil
