@@ -78,6 +78,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Reuse:      cfg.ReuseCluster,
 		RepoRoot:   repoRoot,
 		Logger:     log,
+		// The teardown's place for the nodes' logs: Up saves them itself
+		// when the cluster it created fails, since no teardown runs then.
+		DiagnosticsDir: filepath.Join(cfg.ArtifactsDir, "diagnostics", "kind"),
 	})
 	Expect(err).NotTo(HaveOccurred(), "cluster did not come up")
 	env.cluster = c

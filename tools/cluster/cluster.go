@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/execx"
@@ -52,6 +53,10 @@ type Options struct {
 	StateDir string
 	// RepoRoot is the module root (default: found above the working directory).
 	RepoRoot string
+	// DiagnosticsDir, when set, receives the nodes' logs (kind's
+	// collection) of a cluster that failed to become ready, before it is
+	// deleted.
+	DiagnosticsDir string
 	// Logger receives progress; nil is silent.
 	Logger *slog.Logger
 }
@@ -63,7 +68,7 @@ type Cluster struct {
 	Engine     *engine.Engine
 	Subnet     string
 	kubeconfig string
-	provider   *kindcluster.Provider
+	provider   provider
 	log        *slog.Logger
 	repoRoot   string
 }
@@ -174,63 +179,121 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.KubeconfigPath), 0o755); err != nil {
 		return nil, fmt.Errorf("failed to create kubeconfig dir: %w", err)
 	}
+	err = c.createOrReuse(ctx, opts, HostPorts(cfg), steps{
+		healthy: c.healthy,
+		ready: func(ctx context.Context) error {
+			done := stage(log, "load metrics-server image")
+			defer done.Stop()
+			if err := c.LoadImages(ctx, msImage); err != nil {
+				return err
+			}
+			done.Done()
+			if err := c.waitCore(ctx); err != nil {
+				return err
+			}
+			if err := c.deployMetricsServer(ctx); err != nil {
+				return err
+			}
+			return c.waitMetrics(ctx)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("cluster ready", "name", opts.Name, "kubeconfig", opts.KubeconfigPath, "elapsed", time.Since(total).Round(100*time.Millisecond))
+	return c, nil
+}
 
-	reused := false
+// provider is the part of kind's cluster provider that Up uses: the
+// kind library in production, a fake in tests of Up's orchestration.
+type provider interface {
+	List() ([]string, error)
+	Create(name string, options ...kindcluster.CreateOption) error
+	Delete(name, explicitKubeconfigPath string) error
+	ExportKubeConfig(name string, explicitPath string, internal bool) error
+	CollectLogs(name, dir string) error
+	ListInternalNodes(name string) ([]nodes.Node, error)
+}
+
+// steps are the cluster checks createOrReuse runs (against the live
+// cluster in production).
+type steps struct {
+	// healthy reports whether an existing cluster can be reused as is.
+	healthy func(ctx context.Context) bool
+	// ready finishes a cluster (images, core components, metrics API)
+	// and waits until it is usable.
+	ready func(ctx context.Context) error
+}
+
+// createOrReuse gives c a cluster named opts.Name running c.NodeImage: a
+// healthy one reused when opts.Reuse asks for it, otherwise a new one that
+// replaces any leftover. When a cluster created here fails to become
+// ready, its logs go to opts.DiagnosticsDir first and then it is deleted:
+// a failed Up leaves no cluster running. A reused cluster that fails is
+// left for the user to inspect (it was not created by this call).
+func (c *Cluster) createOrReuse(ctx context.Context, opts Options, hostPorts []string, s steps) error {
+	log := c.log
 	existing, err := c.provider.List()
 	if err != nil {
-		return nil, fmt.Errorf("failed to list kind clusters: %w", err)
+		return fmt.Errorf("failed to list kind clusters: %w", err)
 	}
+	reused := false
 	if slices.Contains(existing, opts.Name) {
 		if opts.Reuse {
-			if err := c.provider.ExportKubeConfig(opts.Name, opts.KubeconfigPath, false); err == nil && c.healthy(ctx) {
+			if err := c.provider.ExportKubeConfig(opts.Name, opts.KubeconfigPath, false); err == nil && s.healthy(ctx) {
 				log.Info("reusing healthy cluster", "name", opts.Name)
 				reused = true
 			}
 		}
 		if !reused {
-			done = stage(log, "delete leftover cluster "+opts.Name)
+			done := stage(log, "delete leftover cluster "+opts.Name)
 			defer done.Stop()
 			if err := c.provider.Delete(opts.Name, opts.KubeconfigPath); err != nil {
-				return nil, fmt.Errorf("failed to delete leftover cluster %s: %w", opts.Name, err)
+				return fmt.Errorf("failed to delete leftover cluster %s: %w", opts.Name, err)
 			}
 			done.Done()
 		}
 	}
 	if !reused {
-		if err := CheckPortsFree(HostPorts(cfg)); err != nil {
-			return nil, err
+		if err := CheckPortsFree(hostPorts); err != nil {
+			return err
 		}
-		done = stage(log, "kind create cluster")
+		done := stage(log, "kind create cluster")
 		defer done.Stop()
 		err := c.provider.Create(opts.Name,
 			kindcluster.CreateWithConfigFile(opts.ConfigPath),
-			kindcluster.CreateWithNodeImage(image),
+			kindcluster.CreateWithNodeImage(c.NodeImage),
 			kindcluster.CreateWithKubeconfigPath(opts.KubeconfigPath),
 			kindcluster.CreateWithDisplayUsage(false),
 			kindcluster.CreateWithDisplaySalutation(false))
 		if err != nil {
-			return nil, fmt.Errorf("failed to create kind cluster %s with image %s: %w", opts.Name, image, err)
+			// kind deletes the nodes of a create that failed (unless
+			// told to retain them): there is nothing left to clean up.
+			return fmt.Errorf("failed to create kind cluster %s with image %s: %w", opts.Name, c.NodeImage, err)
 		}
 		done.Done()
 	}
-
-	done = stage(log, "load metrics-server image")
-	defer done.Stop()
-	if err := c.LoadImages(ctx, msImage); err != nil {
-		return nil, err
+	readyErr := s.ready(ctx)
+	if readyErr == nil {
+		return nil
 	}
-	done.Done()
-	if err := c.waitCore(ctx); err != nil {
-		return nil, err
+	// The cleanup runs also when ctx was cancelled (Ctrl-C): that is
+	// when a cluster is most likely to be left behind.
+	cleanupCtx := context.WithoutCancel(ctx)
+	if opts.DiagnosticsDir != "" {
+		log.Info("saving the cluster's logs", "dir", opts.DiagnosticsDir)
+		if err := c.ExportLogs(cleanupCtx, opts.DiagnosticsDir); err != nil {
+			log.Warn("kind export logs failed", "err", err)
+		}
 	}
-	if err := c.deployMetricsServer(ctx); err != nil {
-		return nil, err
+	if reused {
+		return fmt.Errorf("reused cluster %s is not ready (kept for inspection): %w", opts.Name, readyErr)
 	}
-	if err := c.waitMetrics(ctx); err != nil {
-		return nil, err
+	log.Info("deleting the cluster that did not become ready", "name", opts.Name)
+	if err := c.Delete(cleanupCtx); err != nil {
+		return fmt.Errorf("cluster %s did not become ready: %w (and deleting it failed: %v)", opts.Name, readyErr, err)
 	}
-	log.Info("cluster ready", "name", opts.Name, "kubeconfig", opts.KubeconfigPath, "elapsed", time.Since(total).Round(100*time.Millisecond))
-	return c, nil
+	return fmt.Errorf("cluster %s did not become ready (deleted it): %w", opts.Name, readyErr)
 }
 
 func newProvider(log *slog.Logger) *kindcluster.Provider {

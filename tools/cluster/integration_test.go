@@ -77,14 +77,12 @@ func TestClusterIntegration(t *testing.T) {
 		}
 	}
 	name := cfg.ClusterName
+	// A cluster that was created but never became usable still has logs
+	// to tell why: Up saves them before deleting it.
 	c, err := Up(ctx, Options{Name: name, Reuse: cfg.ReuseCluster, NodeImage: cfg.NodeImage,
-		K8sVersion: cfg.K8sVersion, RepoRoot: root, Logger: log})
+		K8sVersion: cfg.K8sVersion, RepoRoot: root, Logger: log,
+		DiagnosticsDir: filepath.Join(artifacts, "cluster-integration-logs")})
 	if err != nil {
-		// A cluster that was created but never became usable still has
-		// logs to tell why.
-		if created, aerr := Attach(name, Options{RepoRoot: root, Logger: log}); aerr == nil {
-			exportLogs(created)
-		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

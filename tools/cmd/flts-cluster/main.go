@@ -123,7 +123,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch cmd {
 	case "up":
 		c, err := cluster.Up(ctx, cluster.Options{Name: *name, K8sVersion: *version, NodeImage: *nodeImage, Reuse: *reuse,
-			ConfigPath: *config, KubeconfigPath: *kubeconfig, StateDir: state, RepoRoot: root, Logger: log})
+			ConfigPath: *config, KubeconfigPath: *kubeconfig, StateDir: state, RepoRoot: root, Logger: log,
+			DiagnosticsDir: filepath.Join(reporoot.ArtifactsDir(root, env.String("ARTIFACTS", "")), "diagnostics", "kind")})
 		if err != nil {
 			return err
 		}
