@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/flts/flts-e2e/pkg/dataset"
 	"github.com/flts/flts-e2e/pkg/events"
 	"github.com/flts/flts-e2e/pkg/model"
 	"github.com/flts/flts-e2e/pkg/objstore"
@@ -59,8 +61,14 @@ func TestPreprocessGeneratesOnceAndAnnounces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Generated || res.Reused || res.ConfigHash != smallData.Config.Hash() {
-		t.Fatalf("first run: %+v", res)
+	raw, err := e.store.Get(ctx, objstore.BucketDataset, RawKey)
+	if err != nil {
+		t.Fatalf("generated dataset not stored: %v", err)
+	}
+	want := smallData.Config
+	want.RawSHA256 = RawDigest(raw)
+	if !res.Generated || res.Reused || res.ConfigHash != want.Hash() {
+		t.Fatalf("first run: %+v, want version %s", res, want.Hash())
 	}
 	p, err := LoadProcessed(ctx, e.store, res.ConfigHash)
 	if err != nil || p.Stats.TrainWindows == 0 || p.ConfigHash != res.ConfigHash {
@@ -77,6 +85,77 @@ func TestPreprocessGeneratesOnceAndAnnounces(t *testing.T) {
 	}
 	if latest, err := ReadLatestData(ctx, e.store); err != nil || latest.ConfigHash != res.ConfigHash {
 		t.Fatalf("latest: %+v %v", latest, err)
+	}
+}
+
+// csvOf generates a raw CSV of rows rows from seed.
+func csvOf(t *testing.T, rows int, seed uint64) []byte {
+	t.Helper()
+	frame, err := dataset.Generate(dataset.GenerateConfig{Rows: rows, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := dataset.WriteCSV(&buf, frame); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestANewDatasetIsANewDataVersionAndTheSameOneIsReused(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	first, second := csvOf(t, 400, 1), csvOf(t, 400, 2)
+	versions := map[string]string{}
+	for _, step := range []struct {
+		name   string
+		raw    []byte
+		reused bool
+	}{{"first", first, false}, {"second", second, false}, {"first again", first, true}} {
+		if err := PutDataset(ctx, e.store, step.raw, smallData.Config); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Preprocess(ctx, e.deps, smallData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Reused != step.reused || res.Generated {
+			t.Fatalf("%s dataset: %+v", step.name, res)
+		}
+		versions[step.name] = res.ConfigHash
+		if latest, err := ReadLatestData(ctx, e.store); err != nil || latest.ConfigHash != res.ConfigHash {
+			t.Fatalf("%s dataset: latest %+v %v", step.name, latest, err)
+		}
+		p, err := LoadProcessed(ctx, e.store, res.ConfigHash)
+		if err != nil || p.Config.RawSHA256 != RawDigest(step.raw) {
+			t.Fatalf("%s dataset: processed data does not name its CSV: %v", step.name, err)
+		}
+	}
+	if versions["first"] == versions["second"] || versions["first"] != versions["first again"] {
+		t.Fatalf("versions %v: want two different CSVs to differ and the same CSV to match", versions)
+	}
+}
+
+func TestPutDatasetRefusesABadCSVAndStoresNothing(t *testing.T) {
+	good := string(csvOf(t, 400, 3))
+	lines := strings.SplitAfter(good, "\n")
+	for name, tc := range map[string]struct {
+		csv  string
+		want string
+	}{
+		"bad header":    {"when,down\n" + strings.Join(lines[1:], ""), "line 1: header lacks column(s)"},
+		"bad timestamp": {strings.Join(lines[:5], "") + "yesterday" + lines[5][strings.IndexByte(lines[5], ','):] + strings.Join(lines[6:], ""), `line 6, column "time"`},
+		"too few rows":  {strings.Join(lines[:6], ""), "too few rows"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, ctx := newEnv(t), context.Background()
+			err := PutDataset(ctx, e.store, []byte(tc.csv), smallData.Config)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+			if _, err := e.store.Stat(ctx, objstore.BucketDataset, RawKey); !errors.Is(err, objstore.ErrNotFound) {
+				t.Fatalf("a refused dataset was stored (stat: %v)", err)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,22 +38,31 @@ type PreprocessResult struct {
 }
 
 // Preprocess turns the raw CSV into a processed data version and announces
-// it on training-data. Re-running it for an existing version only
-// re-announces it.
+// it on training-data. The version (config_hash) is the hash of the
+// preprocessing config, which names the raw CSV by its SHA-256: a new CSV
+// is a new version (new trainings, a new promotion), the same CSV and
+// config reuse the existing one and only re-announce it.
 func Preprocess(ctx context.Context, d Deps, cfg PreprocessConfig) (PreprocessResult, error) {
 	log := d.log()
 	if err := cfg.Config.Validate(); err != nil {
 		return PreprocessResult{}, fmt.Errorf("invalid preprocessing config: %w", err)
 	}
-	res := PreprocessResult{ConfigHash: cfg.Config.Hash()}
+	var res PreprocessResult
+	raw, generated, err := rawDataset(ctx, d, cfg)
+	if err != nil {
+		return res, err
+	}
+	res.Generated = generated
+	cfg.Config.RawSHA256 = RawDigest(raw)
+	res.ConfigHash = cfg.Config.Hash()
 	metaKey := ProcessedKey(res.ConfigHash, "meta.json")
-	_, err := d.Store.Stat(ctx, objstore.BucketProcessed, metaKey)
+	_, err = d.Store.Stat(ctx, objstore.BucketProcessed, metaKey)
 	switch {
 	case err == nil:
 		res.Reused = true
-		log.Info("data version already processed; announcing it again", "config_hash", res.ConfigHash)
+		log.Info("data version already processed; announcing it again", "config_hash", res.ConfigHash, "raw_sha256", cfg.Config.RawSHA256)
 	case errors.Is(err, objstore.ErrNotFound):
-		if res.Generated, err = process(ctx, d, cfg, res.ConfigHash); err != nil {
+		if err := process(ctx, d, cfg.Config, raw, res.ConfigHash); err != nil {
 			return res, err
 		}
 	default:
@@ -70,39 +81,78 @@ func Preprocess(ctx context.Context, d Deps, cfg PreprocessConfig) (PreprocessRe
 	return res, nil
 }
 
-func process(ctx context.Context, d Deps, cfg PreprocessConfig, hash string) (generated bool, err error) {
-	log := d.log()
-	raw, err := d.Store.Get(ctx, objstore.BucketDataset, RawKey)
-	if errors.Is(err, objstore.ErrNotFound) {
-		log.Info("raw dataset absent: generating it", "rows", cfg.Rows, "seed", cfg.Seed)
-		frame, gerr := dataset.Generate(dataset.GenerateConfig{Rows: cfg.Rows, Seed: cfg.Seed})
-		if gerr != nil {
-			return false, fmt.Errorf("failed to generate the raw dataset: %w", gerr)
-		}
-		var buf bytes.Buffer
-		if err := dataset.WriteCSV(&buf, frame); err != nil {
-			return false, fmt.Errorf("failed to encode the raw dataset: %w", err)
-		}
-		raw, generated = buf.Bytes(), true
-		if err := d.Store.Put(ctx, objstore.BucketDataset, RawKey, raw, "text/csv"); err != nil {
-			return false, fmt.Errorf("failed to store the raw dataset: %w", err)
-		}
-	} else if err != nil {
-		return false, fmt.Errorf("failed to read %s/%s: %w", objstore.BucketDataset, RawKey, err)
+// RawDigest is the hex SHA-256 of a raw CSV: the part of the data version
+// that names the data.
+func RawDigest(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// rawDataset returns the raw CSV, generating and storing it when absent.
+func rawDataset(ctx context.Context, d Deps, cfg PreprocessConfig) (raw []byte, generated bool, err error) {
+	raw, err = d.Store.Get(ctx, objstore.BucketDataset, RawKey)
+	switch {
+	case err == nil:
+		return raw, false, nil
+	case !errors.Is(err, objstore.ErrNotFound):
+		return nil, false, fmt.Errorf("failed to read %s/%s: %w", objstore.BucketDataset, RawKey, err)
 	}
+	d.log().Info("raw dataset absent: generating it", "rows", cfg.Rows, "seed", cfg.Seed)
+	frame, err := dataset.Generate(dataset.GenerateConfig{Rows: cfg.Rows, Seed: cfg.Seed})
+	if err != nil {
+		return nil, false, fmt.Errorf("failed to generate the raw dataset: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := dataset.WriteCSV(&buf, frame); err != nil {
+		return nil, false, fmt.Errorf("failed to encode the raw dataset: %w", err)
+	}
+	if err := d.Store.Put(ctx, objstore.BucketDataset, RawKey, buf.Bytes(), "text/csv"); err != nil {
+		return nil, false, fmt.Errorf("failed to store the raw dataset: %w", err)
+	}
+	return buf.Bytes(), true, nil
+}
+
+// CheckDataset reads a raw CSV the way preprocessing will and runs the
+// preprocessing on it, so a user's file is refused (with its line and
+// column) before anything is stored, and never fails the pipeline later.
+func CheckDataset(raw []byte, cfg preprocess.Config) error {
 	frame, err := dataset.ReadCSV(bytes.NewReader(raw))
 	if err != nil {
-		return generated, fmt.Errorf("failed to parse %s/%s: %w", objstore.BucketDataset, RawKey, err)
+		return err
+	}
+	if _, err := preprocess.Run(frame, cfg); err != nil {
+		return err
+	}
+	return nil
+}
+
+// PutDataset checks a user's raw CSV (CheckDataset) and stores it as the
+// dataset the next preprocessing run reads.
+func PutDataset(ctx context.Context, s objstore.Store, raw []byte, cfg preprocess.Config) error {
+	if err := CheckDataset(raw, cfg); err != nil {
+		return err
+	}
+	if err := s.Put(ctx, objstore.BucketDataset, RawKey, raw, "text/csv"); err != nil {
+		return fmt.Errorf("failed to store the dataset: %w", err)
+	}
+	return nil
+}
+
+func process(ctx context.Context, d Deps, cfg preprocess.Config, raw []byte, hash string) error {
+	log := d.log()
+	frame, err := dataset.ReadCSV(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("failed to parse %s/%s: %w", objstore.BucketDataset, RawKey, err)
 	}
 	start := time.Now()
 	log.Info("preprocessing", "rows", len(frame.Times), "config_hash", hash)
-	p, err := preprocess.Run(frame, cfg.Config)
+	p, err := preprocess.Run(frame, cfg)
 	if err != nil {
-		return generated, fmt.Errorf("failed to preprocess: %w", err)
+		return fmt.Errorf("failed to preprocess: %w", err)
 	}
 	var train, test, meta bytes.Buffer
 	if err := p.WriteParts(&train, &test, &meta); err != nil {
-		return generated, err
+		return err
 	}
 	// meta.json goes last: its presence marks the version complete.
 	for _, part := range []struct {
@@ -110,12 +160,12 @@ func process(ctx context.Context, d Deps, cfg PreprocessConfig, hash string) (ge
 		body []byte
 	}{{"train.json", train.Bytes()}, {"test.json", test.Bytes()}, {"meta.json", meta.Bytes()}} {
 		if err := d.Store.Put(ctx, objstore.BucketProcessed, ProcessedKey(hash, part.name), part.body, "application/json"); err != nil {
-			return generated, fmt.Errorf("failed to store processed %s: %w", part.name, err)
+			return fmt.Errorf("failed to store processed %s: %w", part.name, err)
 		}
 	}
 	log.Info("preprocessed", "config_hash", hash, "train_windows", p.Stats.TrainWindows, "test_windows", p.Stats.TestWindows,
 		"imputed_cells", p.Stats.ImputedCells, "seconds", time.Since(start).Seconds())
-	return generated, nil
+	return nil
 }
 
 // LoadProcessed reads a data version from the store.

@@ -15,6 +15,10 @@ type Config struct {
 	ImputeK       int     `json:"impute_k"`       // neighbours averaged by the KNN imputer
 	StepSeconds   int     `json:"step_seconds"`   // grid period
 	Seed          int64   `json:"seed"`           // seeds the raw-data generator when no file exists
+	// RawSHA256 names the raw CSV the version is made from (its hex
+	// SHA-256): part of the hash, so new data is a new version. The
+	// pipeline fills it; empty for frames that come from no file.
+	RawSHA256 string `json:"raw_sha256,omitempty"`
 }
 
 // DefaultConfig returns the original pipeline's settings.
@@ -35,6 +39,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("impute_k must be in [1, 100], got %d", c.ImputeK)
 	case c.StepSeconds < 1:
 		return fmt.Errorf("step_seconds must be positive, got %d", c.StepSeconds)
+	case c.RawSHA256 != "" && !isSHA256(c.RawSHA256):
+		return fmt.Errorf("raw_sha256 must be 64 lowercase hex digits, got %q", c.RawSHA256)
 	}
 	return nil
 }
@@ -51,4 +57,16 @@ func (c Config) Hash() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }

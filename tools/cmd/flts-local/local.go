@@ -27,6 +27,7 @@ import (
 // options of a local run.
 type options struct {
 	dir                string // data directory; "" means a temporary one removed at exit
+	csv                string // the user's raw dataset; "" means a generated one
 	rows               int
 	seed               int64
 	epochs, hidden     int
@@ -144,6 +145,16 @@ func setup(ctx context.Context, o options, out io.Writer, log *slog.Logger) (_ *
 	start = time.Now()
 	pcfg := preprocess.DefaultConfig()
 	pcfg.Seed = o.seed
+	if o.csv != "" {
+		raw, err := os.ReadFile(o.csv)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read --csv: %w", err)
+		}
+		if err := pipeline.PutDataset(ctx, l.store, raw, pcfg); err != nil {
+			return nil, fmt.Errorf("dataset %s refused: %w", o.csv, err)
+		}
+		fmt.Fprintf(out, "  dataset %s (sha256 %.12s)\n", o.csv, pipeline.RawDigest(raw))
+	}
 	pres, err := pipeline.Preprocess(ctx, deps, pipeline.PreprocessConfig{Rows: o.rows, Seed: uint64(o.seed), Config: pcfg})
 	if err != nil {
 		return nil, err

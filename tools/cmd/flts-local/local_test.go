@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +52,35 @@ func TestParseRejectsBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %s", err, want)
 		}
+	}
+}
+
+func TestLocalRefusesABadCSVBeforeStoringIt(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "kpis.csv")
+	if err := os.WriteFile(csv, []byte("when,down\n2024-01-01T00:00:00Z,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	o := options{dir: dir, csv: csv, rows: 600, seed: 3, epochs: 1, hidden: 4, listen: "127.0.0.1:0", promotionTimeout: time.Minute}
+	var out strings.Builder
+	l, err := setup(t.Context(), o, &out, nil)
+	if err == nil {
+		l.close()
+		t.Fatal("a CSV without the KPI columns was accepted")
+	}
+	if !strings.Contains(err.Error(), "dataset "+csv+" refused") || !strings.Contains(err.Error(), "line 1: header lacks column(s)") {
+		t.Fatalf("want an error naming the file and the line, got %v", err)
+	}
+	stored, _ := filepath.Glob(filepath.Join(dir, "*", "dataset", "*"))
+	more, _ := filepath.Glob(filepath.Join(dir, "dataset", "*"))
+	if len(stored)+len(more) != 0 {
+		t.Fatalf("a refused dataset left %q", append(stored, more...))
+	}
+}
+
+func TestParseRejectsAMissingCSV(t *testing.T) {
+	_, _, err := parse([]string{"--csv", filepath.Join(t.TempDir(), "absent.csv")}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--csv") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -3,7 +3,7 @@
 // in-process tracking server; then preprocess, the GRU, LSTM and PROPHET
 // trainings, eval and promotion; then it serves the inference API.
 //
-//	go run ./tools/cmd/flts-local [--dir DIR] [--rows N] [--epochs N] [--listen :8000]
+//	go run ./tools/cmd/flts-local [--dir DIR] [--csv FILE | --rows N] [--epochs N] [--listen :8000]
 package main
 
 import (
@@ -27,7 +27,8 @@ func parse(args []string, out io.Writer) (options, string, error) {
 	fs := flag.NewFlagSet("flts-local", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.dir, "dir", "", "data directory kept after the run (default: a temporary one, removed at exit)")
-	fs.IntVar(&o.rows, "rows", dataset.DefaultRows, "rows of the generated raw dataset")
+	fs.IntVar(&o.rows, "rows", dataset.DefaultRows, "rows of the generated raw dataset (without --csv)")
+	fs.StringVar(&o.csv, "csv", "", "your own raw dataset (CSV: time plus the 11 KPI columns) instead of a generated one; checked before it is stored")
 	fs.Int64Var(&o.seed, "seed", 42, "seed of the data and the trainings")
 	fs.IntVar(&o.epochs, "epochs", 5, "GRU/LSTM training epochs")
 	fs.IntVar(&o.hidden, "hidden", 16, "GRU/LSTM hidden units")
@@ -41,6 +42,13 @@ func parse(args []string, out io.Writer) (options, string, error) {
 	var errs []error
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %v", fs.Args()))
+	}
+	if o.csv != "" {
+		if info, err := os.Stat(o.csv); err != nil {
+			errs = append(errs, fmt.Errorf("--csv: %w", err))
+		} else if !info.Mode().IsRegular() {
+			errs = append(errs, fmt.Errorf("--csv %s is not a regular file", o.csv))
+		}
 	}
 	if o.rows < 200 {
 		errs = append(errs, fmt.Errorf("--rows must be at least 200, got %d", o.rows))
