@@ -137,8 +137,19 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 		return res, err
 	}
 	if hasPrev && prev.ConfigHash == ev.ConfigHash && prev.RunID == win.RunID {
-		log.Info("winner already promoted", "run_id", win.RunID)
-		res.Reason = ReasonAlreadyPromoted
+		if runsOf[win.RunID].Tag(TagPromoted) == "true" {
+			log.Info("winner already promoted", "run_id", win.RunID)
+			res.Reason = ReasonAlreadyPromoted
+			return res, nil
+		}
+		// current.json names the winner, but the steps after it did not
+		// all finish (the event is redelivered after a failed publish or
+		// tag): finish them instead of stopping at "already promoted".
+		log.Info("finishing an interrupted promotion", "run_id", win.RunID)
+		if err := e.announce(ctx, prev, runs); err != nil {
+			return res, err
+		}
+		res.Promoted = &prev
 		return res, nil
 	}
 	bucket, key, err := tracking.ArtifactLocation(runsOf[win.RunID], ModelArtifact)
@@ -162,22 +173,43 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 	if err := d.Store.Put(ctx, objstore.BucketModelPromotion, CurrentKey, body, "application/json"); err != nil {
 		return res, fmt.Errorf("failed to write the current promotion: %w", err)
 	}
-	if err := d.Tracker.SetTag(ctx, p.RunID, TagPromoted, "true"); err != nil {
-		return res, fmt.Errorf("failed to tag the promoted run: %w", err)
-	}
 	if hasPrev && prev.RunID != p.RunID {
 		if err := d.Tracker.SetTag(ctx, prev.RunID, TagPromoted, "false"); err != nil {
 			log.Warn("failed to untag the previously promoted run", "run_id", prev.RunID, "error", err)
 		}
 	}
-	sel := events.Event{Operation: "Promoted: " + p.ModelType, Status: events.StatusSuccess, RunID: p.RunID,
-		ConfigHash: p.ConfigHash, ModelType: p.ModelType, Object: objstore.BucketModelPromotion + "/" + CurrentKey}
-	if err := d.publish(ctx, events.TopicModelSelected, sel); err != nil {
+	if err := e.announce(ctx, p, runs); err != nil {
 		return res, err
 	}
 	log.Info("promoted", "run_id", p.RunID, "model_type", p.ModelType, "score", p.Score, "baseline_score", p.BaselineScore)
 	res.Promoted = &p
 	return res, nil
+}
+
+// announce finishes a promotion whose current.json is written: it
+// publishes model-selected, then tags the run promoted=true, last, so the
+// tag marks a promotion whose every step is done (a redelivery finds it
+// missing and calls announce again; both steps are idempotent). Any other
+// run of the data version still tagged promoted=true is untagged: at most
+// one promoted run per data version.
+func (e *Evaluator) announce(ctx context.Context, p Promotion, runs []tracking.Run) error {
+	d := e.Deps
+	sel := events.Event{Operation: "Promoted: " + p.ModelType, Status: events.StatusSuccess, RunID: p.RunID,
+		ConfigHash: p.ConfigHash, ModelType: p.ModelType, Object: objstore.BucketModelPromotion + "/" + CurrentKey}
+	if err := d.publish(ctx, events.TopicModelSelected, sel); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Info.RunID != p.RunID && r.Tag(TagPromoted) == "true" {
+			if err := d.Tracker.SetTag(ctx, r.Info.RunID, TagPromoted, "false"); err != nil {
+				return fmt.Errorf("failed to untag run %s, promoted before %s: %w", r.Info.RunID, p.RunID, err)
+			}
+		}
+	}
+	if err := d.Tracker.SetTag(ctx, p.RunID, TagPromoted, "true"); err != nil {
+		return fmt.Errorf("failed to tag the promoted run: %w", err)
+	}
+	return nil
 }
 
 func candidateOf(r tracking.Run) (Candidate, error) {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -13,11 +14,18 @@ import (
 type recordingBus struct {
 	mu     sync.Mutex
 	events map[string][]events.Event
+	// failNext makes the next n publishes to a topic fail, as a broker
+	// that restarts does.
+	failNext map[string]int
 }
 
 func (b *recordingBus) Publish(_ context.Context, topic string, ev events.Event) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.failNext[topic] > 0 {
+		b.failNext[topic]--
+		return errors.New("nats: connection closed")
+	}
 	if b.events == nil {
 		b.events = map[string][]events.Event{}
 	}

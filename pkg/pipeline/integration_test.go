@@ -98,6 +98,9 @@ func TestEventDrivenFlow(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no model-selected event")
 	}
+	// The run is tagged promoted after model-selected goes out (the tag
+	// marks a finished promotion): wait until that evaluation returned.
+	waitEvaluations(ctx, t, &evaluations, len(model.Types))
 	cur, err := ReadPromotion(ctx, e.store)
 	if err != nil || sel.RunID != cur.RunID || cur.ModelType != model.TypeGRU || sel.ModelType != model.TypeGRU {
 		t.Fatalf("promotion %+v, event %+v, err %v", cur, sel, err)
@@ -113,13 +116,7 @@ func TestEventDrivenFlow(t *testing.T) {
 	if _, err := Preprocess(ctx, deps, smallData); err != nil {
 		t.Fatal(err)
 	}
-	for evaluations.Load() < int64(2*len(model.Types)) {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("replays not evaluated: %d evaluations", evaluations.Load())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	waitEvaluations(ctx, t, &evaluations, 2*len(model.Types))
 	mu.Lock()
 	if calls != len(model.Types) {
 		t.Errorf("trainer ran %d times, want %d (replays must not retrain)", calls, len(model.Types))
@@ -132,5 +129,17 @@ func TestEventDrivenFlow(t *testing.T) {
 	case extra := <-selected:
 		t.Fatalf("replay promoted again: %+v", extra)
 	default:
+	}
+}
+
+// waitEvaluations waits until eval's handler has returned n times.
+func waitEvaluations(ctx context.Context, t *testing.T, evaluations *atomic.Int64, n int) {
+	t.Helper()
+	for evaluations.Load() < int64(n) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d evaluations, want %d", evaluations.Load(), n)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
 	"github.com/flts/flts-e2e/pkg/preprocess"
 	"github.com/flts/flts-e2e/pkg/score"
+	"github.com/flts/flts-e2e/pkg/tracking"
 )
 
 type env struct {
@@ -310,5 +311,79 @@ func TestScoreTieGoesToNewestRun(t *testing.T) {
 	got, err := (&Evaluator{Deps: e.deps}).Evaluate(ctx, trained[len(trained)-1])
 	if err != nil || got.Promoted == nil || got.Promoted.RunID != lstmRun {
 		t.Fatalf("tie: promoted %+v (want the newest run %s), err %v", got.Promoted, lstmRun, err)
+	}
+}
+
+func TestAFailedAnnounceAfterTrainingLeavesTheRunFinished(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	if _, err := Preprocess(ctx, e.deps, smallData); err != nil {
+		t.Fatal(err)
+	}
+	dataEv := e.bus.on(events.TopicTrainingData)[0]
+	metrics := map[string]score.Metrics{model.TypeGRU: {RMSE: 0.2, MAE: 0.1, MSE: 0.04}}
+	calls := 0
+	cfg := TrainConfig{ModelType: model.TypeGRU, Train: fakeTrain(metrics, &calls)}
+	e.bus.failNext = map[string]int{events.TopicModelTraining: 1}
+	res, err := Train(ctx, e.deps, cfg, dataEv)
+	if err == nil {
+		t.Fatal("a failed announce must be an error (the event is redelivered)")
+	}
+	if st := e.tracker.get(res.RunID).Info.Status; st != tracking.StatusFinished {
+		t.Fatalf("run %s is %s after its announce failed, want FINISHED", res.RunID, st)
+	}
+	again, err := Train(ctx, e.deps, cfg, dataEv)
+	if err != nil || !again.Skipped || again.RunID != res.RunID || calls != 1 {
+		t.Fatalf("redelivery: %+v %v (trainings: %d), want the finished run announced again", again, err, calls)
+	}
+	if evs := e.bus.on(events.TopicModelTraining); len(evs) != 1 || evs[0].Status != events.StatusSuccess || evs[0].RunID != res.RunID {
+		t.Fatalf("model-training events %+v", evs)
+	}
+}
+
+func TestARedeliveredEvalFinishesAnInterruptedPromotion(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	if _, err := Preprocess(ctx, e.deps, smallData); err != nil {
+		t.Fatal(err)
+	}
+	dataEv := e.bus.on(events.TopicTrainingData)[0]
+	metrics := map[string]score.Metrics{
+		model.TypeGRU:     {RMSE: 0.2, MAE: 0.1, MSE: 0.04},
+		model.TypeLSTM:    {RMSE: 0.1, MAE: 0.08, MSE: 0.01},
+		model.TypeProphet: {RMSE: 0.3, MAE: 0.2, MSE: 0.09},
+	}
+	calls := 0
+	for _, mt := range model.Types {
+		if _, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(metrics, &calls)}, dataEv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trained := e.bus.on(events.TopicModelTraining)
+	last := trained[len(trained)-1]
+	ev := &Evaluator{Deps: e.deps}
+	e.bus.failNext = map[string]int{events.TopicModelSelected: 1}
+	if _, err := ev.Evaluate(ctx, last); err == nil {
+		t.Fatal("a failed model-selected publish must be an error (the event is redelivered)")
+	}
+	cur, err := ReadPromotion(ctx, e.store)
+	if err != nil {
+		t.Fatalf("current.json: %v", err)
+	}
+	if e.tracker.get(cur.RunID).Tag(TagPromoted) == "true" {
+		t.Fatal("the run is tagged promoted although model-selected never went out")
+	}
+	res, err := ev.Evaluate(ctx, last)
+	if err != nil || res.Promoted == nil || res.Promoted.RunID != cur.RunID {
+		t.Fatalf("redelivery: %+v %v, want the promotion finished", res, err)
+	}
+	if e.tracker.get(cur.RunID).Tag(TagPromoted) != "true" {
+		t.Fatal("the redelivery did not tag the promoted run")
+	}
+	sel := e.bus.on(events.TopicModelSelected)
+	if len(sel) != 1 || sel[0].RunID != cur.RunID {
+		t.Fatalf("model-selected events %+v, want one for %s", sel, cur.RunID)
+	}
+	res, err = ev.Evaluate(ctx, last)
+	if err != nil || res.Reason != ReasonAlreadyPromoted || len(e.bus.on(events.TopicModelSelected)) != 1 {
+		t.Fatalf("a third delivery: %+v %v, want already promoted and nothing sent", res, err)
 	}
 }

@@ -90,6 +90,11 @@ func Train(ctx context.Context, d Deps, cfg TrainConfig, ev events.Event) (Train
 		perr := d.publish(cctx, events.TopicModelTraining, failed)
 		return TrainResult{RunID: runID}, errors.Join(err, uerr, perr)
 	}
+	// The run is FINISHED: a failed publish is worth a redelivery (which
+	// finds the finished run and announces it again), never a FAILED run.
+	if err := d.publish(ctx, events.TopicModelTraining, trainedEvent(cfg.ModelType, runID, ev.ConfigHash)); err != nil {
+		return TrainResult{RunID: runID}, err
+	}
 	log.Info("model trained and announced")
 	return TrainResult{RunID: runID}, nil
 }
@@ -146,7 +151,7 @@ func trainRun(ctx context.Context, d Deps, cfg TrainConfig, run tracking.Run, da
 	}
 	log.Info("run finished", "rmse", out.Test.RMSE, "score", score.Score(out.Test),
 		"baseline_score", score.Score(out.Baseline), "train_seconds", out.TrainSeconds, "artifact", bucket+"/"+key)
-	return d.publish(ctx, events.TopicModelTraining, trainedEvent(cfg.ModelType, runID, data.ConfigHash))
+	return nil
 }
 
 func trainedEvent(modelType, runID, hash string) events.Event {
