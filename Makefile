@@ -136,6 +136,14 @@ bench: ## Training and inference benchmarks (figures for the notes).
 	$(GO) test -run='^$$' -bench=Train -benchtime=1x ./pkg/forecast/...
 	$(GO) test -run='^$$' -bench=PredictHTTP -benchtime=3s ./pkg/inference/...
 
+# FUZZTIME bounds each fuzz target; the seed corpora (testdata/fuzz) run
+# in `make test` as ordinary tests.
+FUZZTIME ?= 10m
+.PHONY: fuzz
+fuzz: ## Fuzz the request parser and the tracking filter grammar, FUZZTIME each (default 10m); crashers land in testdata/fuzz.
+	$(GO) test -run='^$$' -fuzz='^FuzzParseRequest$$' -fuzztime=$(FUZZTIME) ./pkg/inference/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseFilter$$' -fuzztime=$(FUZZTIME) ./pkg/tracking/server/
+
 .PHONY: test-integration
 test-integration: $(BIN)/minio ## The object-store adapter against a real MinIO built from its module.
 	FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/...
