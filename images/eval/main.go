@@ -1,10 +1,17 @@
 // Command eval consumes model-training with the durable consumer "eval",
 // promotes the best model of the newest data version once GRU, LSTM and
 // PROPHET have all trained on it, and serves /healthz and /promotion.
+//
+// It also carries the operator's dead-letter tool, run in the eval pod
+// where the broker's address and credentials already are:
+//
+//	kubectl exec deploy/eval -- /eval dlq list [TOPIC...]   (JSON lines; default: every topic)
+//	kubectl exec deploy/eval -- /eval dlq redrive TOPIC     (publish back, then remove)
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +19,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/config"
@@ -24,6 +34,9 @@ import (
 type options struct {
 	config.Common
 	listen string
+	// dlq is the dead-letter command ("list" or "redrive") and its topics;
+	// nil runs the evaluator.
+	dlq []string
 }
 
 func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) {
@@ -36,8 +49,13 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 		return o, err
 	}
 	var errs []error
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %v", fs.Args()))
+	if args := fs.Args(); len(args) > 0 {
+		if args[0] != "dlq" {
+			errs = append(errs, fmt.Errorf("unexpected arguments %v (the only command is dlq)", args))
+		} else {
+			o.dlq = args[1:]
+			errs = append(errs, validateDLQ(o.dlq))
+		}
 	}
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q is not host:port: %w", o.listen, err))
@@ -47,7 +65,67 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 }
 
 func main() {
-	config.Pipeline("eval", parse, run).Main()
+	config.Pipeline("eval", parse, func(ctx context.Context, o options, log *slog.Logger) error {
+		if o.dlq != nil {
+			return runDLQ(ctx, o, log, os.Stdout)
+		}
+		return run(ctx, o, log)
+	}).Main()
+}
+
+// validateDLQ checks `dlq list [TOPIC...]` and `dlq redrive TOPIC`.
+func validateDLQ(args []string) error {
+	const usage = "use `dlq list [TOPIC...]` or `dlq redrive TOPIC`, topics: %s"
+	topics := strings.Join(events.AllTopics, ", ")
+	if len(args) == 0 {
+		return fmt.Errorf("dlq: missing command: "+usage, topics)
+	}
+	for _, t := range args[1:] {
+		if !slices.Contains(events.AllTopics, t) {
+			return fmt.Errorf("dlq: unknown topic %q: "+usage, t, topics)
+		}
+	}
+	switch {
+	case args[0] == "list":
+		return nil
+	case args[0] == "redrive" && len(args) == 2:
+		return nil
+	case args[0] == "redrive":
+		return fmt.Errorf("dlq redrive takes exactly one topic: "+usage, topics)
+	default:
+		return fmt.Errorf("dlq: unknown command %q: "+usage, args[0], topics)
+	}
+}
+
+// runDLQ lists dead letters as JSON lines on out, or re-drives one topic's.
+func runDLQ(ctx context.Context, o options, log *slog.Logger, out io.Writer) error {
+	conns, err := pipeline.Connect(ctx, o.Common, pipeline.Need{Bus: true}, log)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	if o.dlq[0] == "redrive" {
+		n, err := conns.Bus.Redrive(ctx, o.dlq[1])
+		fmt.Fprintf(out, "re-drove %d dead letter(s) to %s\n", n, o.dlq[1])
+		return err
+	}
+	topics := o.dlq[1:]
+	if len(topics) == 0 {
+		topics = events.AllTopics
+	}
+	enc := json.NewEncoder(out)
+	for _, t := range topics {
+		letters, err := conns.Bus.DeadLetters(ctx, t)
+		if err != nil {
+			return err
+		}
+		for _, dl := range letters {
+			if err := enc.Encode(dl); err != nil {
+				return fmt.Errorf("failed to write: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {

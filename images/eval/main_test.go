@@ -62,3 +62,25 @@ func TestPromotionEndpoint(t *testing.T) {
 		t.Fatalf("after promotion: %d %s", code, body)
 	}
 }
+
+func TestParseDLQCommands(t *testing.T) {
+	for _, ok := range [][]string{{"dlq", "list"}, {"dlq", "list", "model-training", "training-data"}, {"dlq", "redrive", "training-data"}} {
+		o, err := parse(ok, env, io.Discard)
+		if err != nil || len(o.dlq) != len(ok)-1 {
+			t.Errorf("%q: %+v %v", ok, o.dlq, err)
+		}
+	}
+	for bad, want := range map[string]string{
+		"dlq":                         "missing command",
+		"dlq purge":                   `unknown command "purge"`,
+		"dlq redrive":                 "exactly one topic",
+		"dlq redrive a b":             `unknown topic "a"`,
+		"dlq list nope":               `unknown topic "nope"`,
+		"serve":                       "the only command is dlq",
+		"dlq redrive training-data x": `unknown topic "x"`,
+	} {
+		if _, err := parse(strings.Fields(bad), env, io.Discard); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want an error containing %q", bad, err, want)
+		}
+	}
+}

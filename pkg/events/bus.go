@@ -42,7 +42,8 @@ type Event struct {
 }
 
 // Handler processes one event. Returning an error makes the message be
-// redelivered; after the consumer's max deliveries it goes to the DLQ topic.
+// redelivered after a growing delay; an error marked Permanent sends it to
+// the DLQ topic at once.
 type Handler func(ctx context.Context, ev Event) error
 
 // Bus publishes and consumes events.
@@ -56,5 +57,9 @@ type Bus interface {
 	Start(ctx context.Context, topic, durable string, h Handler) (*Subscription, error)
 	// Subscribe is Start that blocks until ctx is done.
 	Subscribe(ctx context.Context, topic, durable string, h Handler) error
+	// DeadLetters lists the dead letters of topic, oldest first.
+	DeadLetters(ctx context.Context, topic string) ([]StoredDeadLetter, error)
+	// Redrive publishes topic's dead letters back to it and removes them.
+	Redrive(ctx context.Context, topic string) (int, error)
 	Close() error
 }

@@ -443,3 +443,120 @@ func BenchmarkPublishConsume(b *testing.B) {
 		<-got
 	}
 }
+
+func TestTransientErrorsAreRetriedPastAnyFixedLimit(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0))
+	const failures = 12 // more than the old fixed limit of 5 deliveries
+	var mu sync.Mutex
+	attempts := 0
+	done := make(chan struct{})
+	startSub(t, b, TopicModelTraining, "eval", func(_ context.Context, ev Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if attempts <= failures {
+			return errors.New("tracking: connection refused")
+		}
+		close(done)
+		return nil
+	})
+	publishN(t, b, TopicModelTraining, 0, 1)
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatalf("gave up after %d attempts: a dependency that is down must cost a delay, not the message", attempts)
+	}
+	if n := dlqCount(t, b, TopicModelTraining); n != 0 {
+		t.Fatalf("DLQ holds %d messages, want 0", n)
+	}
+}
+
+func TestPermanentErrorsAreDeadLetteredAtOnce(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0))
+	var mu sync.Mutex
+	attempts := 0
+	startSub(t, b, TopicTrainingData, "train", func(_ context.Context, ev Event) error {
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		return fmt.Errorf("train: %w", Permanent(errors.New("data version abc does not exist")))
+	})
+	if err := b.Publish(context.Background(), TopicTrainingData, Event{Operation: "Processed", Status: StatusSuccess, ConfigHash: "abc"}); err != nil {
+		t.Fatal(err)
+	}
+	dl := nextDLQ(t, b, TopicTrainingData)
+	if !contains(dl.Error, "data version abc does not exist") {
+		t.Fatalf("dead letter error %q", dl.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 1 {
+		t.Fatalf("handler ran %d times, want 1", attempts)
+	}
+}
+
+func TestRetryDelayDoublesUpToTheCap(t *testing.T) {
+	for n, want := range map[uint64]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 6: 32 * time.Second, 7: time.Minute, 1000: time.Minute} {
+		if got := retryDelay(time.Second, time.Minute, n); got != want {
+			t.Errorf("retryDelay after %d failures = %s, want %s", n, got, want)
+		}
+	}
+	if got := retryDelay(0, time.Minute, 9); got != 0 {
+		t.Errorf("a zero first delay must stay zero, got %s", got)
+	}
+	if IsPermanent(errors.New("x")) || !IsPermanent(fmt.Errorf("wrapped: %w", Permanent(errors.New("x")))) || Permanent(nil) != nil {
+		t.Error("Permanent/IsPermanent disagree")
+	}
+}
+
+func TestDeadLettersAreListedAndRedriven(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0))
+	var mu sync.Mutex
+	broken := true
+	handled := make(chan string, 2)
+	startSub(t, b, TopicTrainingData, "train", func(_ context.Context, ev Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			return Permanent(errors.New("data version " + ev.ConfigHash + " is not in the store"))
+		}
+		handled <- ev.ConfigHash
+		return nil
+	})
+	for _, v := range []string{"v1", "v2"} {
+		if err := b.Publish(context.Background(), TopicTrainingData, Event{Operation: "Processed", Status: StatusSuccess, ConfigHash: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Poll (with a deadline) until both are dead-lettered.
+	var letters []StoredDeadLetter
+	for deadline := time.Now().Add(testTimeout); len(letters) < 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if letters, err = b.DeadLetters(context.Background(), TopicTrainingData); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(letters) != 2 || !contains(letters[0].Error, "v1 is not in the store") || !contains(letters[1].Error, "v2") || letters[0].Seq >= letters[1].Seq {
+		t.Fatalf("dead letters %+v, want v1 then v2", letters)
+	}
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	n, err := b.Redrive(context.Background(), TopicTrainingData)
+	if err != nil || n != 2 {
+		t.Fatalf("Redrive = %d, %v; want 2", n, err)
+	}
+	if n := dlqCount(t, b, TopicTrainingData); n != 0 {
+		t.Fatalf("DLQ holds %d after the redrive", n)
+	}
+	for _, want := range []string{"v1", "v2"} {
+		select {
+		case got := <-handled:
+			if got != want {
+				t.Fatalf("re-driven event %s handled, want %s (oldest first)", got, want)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("re-driven event %s not handled", want)
+		}
+	}
+}

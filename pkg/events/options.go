@@ -7,22 +7,28 @@ const (
 	// DefaultAckWait is how long the server waits for an ack before it
 	// redelivers; long handlers keep the message alive with progress acks.
 	DefaultAckWait = 30 * time.Second
-	// DefaultMaxDeliver is how many times a message is tried before it is
-	// dead-lettered.
-	DefaultMaxDeliver = 5
-	// DefaultRetryDelay is the base delay before a failed message is
-	// redelivered; the n-th retry waits n times this.
+	// DefaultMaxDeliver 0 means no limit: a handler error is transient (a
+	// dependency restarting) and the message is retried for as long as it
+	// takes; a handler marks what retrying cannot fix with Permanent, and
+	// that goes to the dead-letter topic at once.
+	DefaultMaxDeliver = 0
+	// DefaultRetryDelay is the first redelivery delay after a handler
+	// error; each further retry doubles it, up to DefaultMaxRetryDelay.
 	DefaultRetryDelay = time.Second
+	// DefaultMaxRetryDelay caps the redelivery delay: a dependency back
+	// after a restart is noticed within a minute.
+	DefaultMaxRetryDelay = time.Minute
 )
 
 // Option configures a NATSBus.
 type Option func(*options)
 
 type options struct {
-	ackWait    time.Duration
-	maxDeliver int
-	retryDelay time.Duration
-	clientName string
+	ackWait       time.Duration
+	maxDeliver    int
+	retryDelay    time.Duration
+	maxRetryDelay time.Duration
+	clientName    string
 	// pullExpiry is how long one pull request waits on the server; missing
 	// heartbeats (a lost consumer) are noticed within about this long.
 	pullExpiry time.Duration
@@ -30,11 +36,12 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		ackWait:    DefaultAckWait,
-		maxDeliver: DefaultMaxDeliver,
-		retryDelay: DefaultRetryDelay,
-		clientName: "flts",
-		pullExpiry: 30 * time.Second,
+		ackWait:       DefaultAckWait,
+		maxDeliver:    DefaultMaxDeliver,
+		retryDelay:    DefaultRetryDelay,
+		maxRetryDelay: DefaultMaxRetryDelay,
+		clientName:    "flts",
+		pullExpiry:    30 * time.Second,
 	}
 }
 
@@ -47,8 +54,9 @@ func WithAckWait(d time.Duration) Option {
 	}
 }
 
-// WithMaxDeliver sets how many deliveries a message gets before it is
-// dead-lettered (values < 1 are ignored).
+// WithMaxDeliver bounds the deliveries of a message whose handler keeps
+// failing: on the last one it is dead-lettered (values < 1 are ignored;
+// the default is no bound).
 func WithMaxDeliver(n int) Option {
 	return func(o *options) {
 		if n >= 1 {
@@ -57,8 +65,9 @@ func WithMaxDeliver(n int) Option {
 	}
 }
 
-// WithRetryDelay sets the base redelivery delay after a handler error
-// (values < 0 are ignored; 0 redelivers at once).
+// WithRetryDelay sets the first redelivery delay after a handler error,
+// doubled on each further retry up to a minute (values < 0 are ignored; 0
+// redelivers at once).
 func WithRetryDelay(d time.Duration) Option {
 	return func(o *options) {
 		if d >= 0 {

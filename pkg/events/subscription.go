@@ -40,9 +40,9 @@ func (s *Subscription) Done() <-chan struct{} { return s.done }
 // Start returns and none from before.
 //
 // Messages are handled one at a time. A handler error redelivers the
-// message after a growing delay; on its last allowed delivery (MaxDeliver)
-// the message is published to DLQ-<topic> and terminated. Bodies that are
-// not valid Event JSON go to the DLQ at once.
+// message after a capped, doubling delay, for as long as it takes (or up
+// to WithMaxDeliver deliveries); an error marked Permanent, and a body
+// that is not valid Event JSON, go to DLQ-<topic> at once.
 func (b *NATSBus) Start(ctx context.Context, topic, durable string, h Handler) (*Subscription, error) {
 	if err := validateTopic(topic); err != nil {
 		return nil, err
@@ -199,16 +199,53 @@ func (b *NATSBus) handle(ctx context.Context, msg jetstream.Msg, topic string, h
 		}
 		return
 	}
-	if delivered >= uint64(b.opts.maxDeliver) {
+	if IsPermanent(herr) {
+		b.deadLetter(ctx, msg, topic, ev.Operation, herr, logger)
+		return
+	}
+	if b.opts.maxDeliver > 0 && delivered >= uint64(b.opts.maxDeliver) {
 		b.deadLetter(ctx, msg, topic, ev.Operation, fmt.Errorf("after %d deliveries: %w", delivered, herr), logger)
 		return
 	}
-	delay := b.opts.retryDelay * time.Duration(delivered)
+	delay := retryDelay(b.opts.retryDelay, b.opts.maxRetryDelay, delivered)
 	logger.Warn("handler failed; will redeliver", "delivery", delivered, "max_deliver", b.opts.maxDeliver,
 		"retry_in", delay.String(), "operation", ev.Operation, "error", herr.Error())
 	if err := msg.NakWithDelay(delay); err != nil {
 		logger.Warn("failed to nak", "error", err.Error())
 	}
+}
+
+// retryDelay is the wait before delivery n+1 after n failed ones: first,
+// doubled each time, capped.
+func retryDelay(first, limit time.Duration, n uint64) time.Duration {
+	d := first
+	for i := uint64(1); i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// permanentError marks a handler error that no retry can fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying cannot fix (an event naming a
+// data version that does not exist, a body that fails validation): the
+// message goes to the dead-letter topic at once instead of being retried.
+// Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err (or an error it wraps) was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
 }
 
 // runHandler calls h while telling the server the message is in progress
@@ -235,7 +272,8 @@ func (b *NATSBus) runHandler(ctx context.Context, msg jetstream.Msg, ev Event, h
 		close(stop)
 		wg.Wait()
 		if r := recover(); r != nil {
-			err = fmt.Errorf("handler panicked: %v", r)
+			// A panic is a bug in the handler: retrying repeats it.
+			err = Permanent(fmt.Errorf("handler panicked: %v", r))
 		}
 	}()
 	return h(ctx, ev)
@@ -265,8 +303,8 @@ func (b *NATSBus) deadLetter(ctx context.Context, msg jetstream.Msg, topic, oper
 		cancel()
 	}
 	if err != nil {
-		// Leave the message un-acked: the server redelivers it until its
-		// own MaxDeliver, rather than dropping it silently.
+		// Leave the message un-acked: the server redelivers it (after the
+		// ack wait) rather than dropping it silently.
 		logger.Error("failed to dead-letter; leaving message for redelivery", "error", err.Error(), "cause", cause.Error())
 		return
 	}

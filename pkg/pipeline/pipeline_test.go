@@ -387,3 +387,13 @@ func TestARedeliveredEvalFinishesAnInterruptedPromotion(t *testing.T) {
 		t.Fatalf("a third delivery: %+v %v, want already promoted and nothing sent", res, err)
 	}
 }
+
+func TestTrainingAMissingDataVersionIsAPermanentError(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	calls := 0
+	_, err := Train(ctx, e.deps, TrainConfig{ModelType: model.TypeGRU, Train: fakeTrain(nil, &calls)},
+		events.Event{Operation: "Processed", Status: events.StatusSuccess, ConfigHash: "0123abcd"})
+	if !events.IsPermanent(err) || !strings.Contains(err.Error(), "data version 0123abcd is not in the store") || calls != 0 {
+		t.Fatalf("got %v (trainings %d), want a permanent error naming the version", err, calls)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flts/flts-e2e/pkg/events"
 	"github.com/flts/flts-e2e/pkg/model"
+	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/preprocess"
 	"github.com/flts/flts-e2e/pkg/score"
 	"github.com/flts/flts-e2e/pkg/tracking"
@@ -69,6 +70,11 @@ func Train(ctx context.Context, d Deps, cfg TrainConfig, ev events.Event) (Train
 	}
 
 	data, err := LoadProcessed(ctx, d.Store, ev.ConfigHash)
+	if errors.Is(err, objstore.ErrNotFound) {
+		// Retrying cannot bring a data version back: dead-letter the event
+		// (visible, and re-drivable once preprocess has run again).
+		return TrainResult{}, events.Permanent(fmt.Errorf("data version %s is not in the store: %w", ev.ConfigHash, err))
+	}
 	if err != nil {
 		return TrainResult{}, err
 	}
