@@ -44,8 +44,9 @@ help: ## Show the targets.
 test: vet staticcheck unit test-integration helm-lint actionlint ## Unit and chart tests (-race), MinIO integration, go vet, staticcheck, helm lint, actionlint.
 
 .PHONY: unit
-unit: ## Unit and chart tests with the race detector.
+unit: ## Unit and chart tests with the race detector (and the memory flood test without it).
 	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -count=1 -run '^TestFlood' ./pkg/inference/
 
 .PHONY: vet
 vet: ## gofmt check and go vet.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -188,4 +190,21 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseRequestStopsAtColumnLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"data":{`)
+	for i := range maxColumns + 1 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"extra%d":[1]`, i)
+	}
+	b.WriteString(`}}`)
+	_, err := parseRequest([]byte(b.String()), "", testMaxSteps, testRowLimit, testColumns)
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.code != http.StatusRequestEntityTooLarge || !strings.Contains(ae.msg, "more than 64 columns") {
+		t.Fatalf("got %v, want 413 naming the column limit", err)
+	}
 }
