@@ -33,7 +33,10 @@ type ObjectInfo struct {
 }
 
 // Store is a bucket/key object store. Put is all-or-nothing: a reader never
-// sees a half-written object.
+// sees a half-written object. Put creates a missing bucket: a store that
+// came back empty (MinIO replaced without its volume) costs the writers
+// nothing, where a bucket created only at process start would fail every
+// write until a restart.
 type Store interface {
 	EnsureBucket(ctx context.Context, bucket string) error
 	Put(ctx context.Context, bucket, key string, body []byte, contentType string) error

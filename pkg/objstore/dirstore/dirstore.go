@@ -68,9 +68,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, conten
 	if err != nil {
 		return err
 	}
-	if err := s.bucketExists(bucket); err != nil {
-		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
-	}
+	// The bucket is created if missing (see objstore.Store).
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
 	}

@@ -36,6 +36,7 @@ func Run(t *testing.T, s objstore.Store) {
 		{"ListEmpty", testListEmpty},
 		{"ConcurrentPutsNeverTear", testConcurrentPuts},
 		{"ConcurrentEnsureBucket", testConcurrentEnsureBucket},
+		{"PutCreatesAMissingBucket", testPutCreatesMissingBucket},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,4 +261,14 @@ func testConcurrentEnsureBucket(t *testing.T, s objstore.Store, _ string) {
 		t.Fatalf("racing EnsureBucket calls: %v", err)
 	}
 	mustPut(t, s, bucket, "x", []byte("y"))
+}
+
+// testPutCreatesMissingBucket: a store that came back empty (no buckets)
+// still takes writes.
+func testPutCreatesMissingBucket(t *testing.T, s objstore.Store, _ string) {
+	missing := uniqueBucket(t)
+	mustPut(t, s, missing, "after/restart.json", []byte(`{"ok":true}`))
+	if got := mustGet(t, s, missing, "after/restart.json"); string(got) != `{"ok":true}` {
+		t.Fatalf("got %q", got)
+	}
 }

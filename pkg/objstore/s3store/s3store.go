@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -25,13 +26,23 @@ type Config struct {
 	Secure bool
 	// Region is optional; MinIO's default is used when empty.
 	Region string
+	// CallTimeout bounds each call, minio-go's own retries included
+	// (default DefaultCallTimeout).
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout bounds one store call: small objects (models of a few
+// hundred KiB, JSON records) take milliseconds; a call still running after
+// this is a store that does not answer, and the caller's retry (a
+// redelivered event) takes over instead of a handler hanging.
+const DefaultCallTimeout = 30 * time.Second
 
 // Store is an S3-backed objstore.Store.
 type Store struct {
-	client *minio.Client
-	region string
-	logger *slog.Logger
+	client  *minio.Client
+	region  string
+	timeout time.Duration
+	logger  *slog.Logger
 }
 
 var _ objstore.Store = (*Store)(nil)
@@ -56,12 +67,18 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create S3 client for %s: %w", cfg.Endpoint, err)
 	}
-	return &Store{client: client, region: cfg.Region, logger: logger}, nil
+	timeout := cfg.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	return &Store{client: client, region: cfg.Region, timeout: timeout, logger: logger}, nil
 }
 
 // EnsureBucket creates bucket unless it exists. It is idempotent and
 // tolerates racing creators (BucketAlreadyOwnedByYou).
 func (s *Store) EnsureBucket(ctx context.Context, bucket string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	exists, err := s.client.BucketExists(ctx, bucket)
 	if err != nil {
 		return fmt.Errorf("failed to check bucket %q: %w", bucket, err)
@@ -87,8 +104,21 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, conten
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	_, err := s.client.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)),
-		minio.PutObjectOptions{ContentType: contentType})
+	put := func() error {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		_, err := s.client.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)),
+			minio.PutObjectOptions{ContentType: contentType})
+		return err
+	}
+	err := put()
+	if minio.ToErrorResponse(err).Code == "NoSuchBucket" {
+		// The store came back empty: re-create the bucket (see objstore.Store).
+		s.logger.Warn("bucket missing; re-creating it", "bucket", bucket)
+		if err = s.EnsureBucket(ctx, bucket); err == nil {
+			err = put()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
 	}
@@ -99,6 +129,8 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, conten
 // Get downloads the object; a missing object or bucket wraps
 // objstore.ErrNotFound.
 func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("failed to get %s/%s: %w", bucket, key, mapNotFound(err))
@@ -114,6 +146,8 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 // Stat describes the object; a missing object or bucket wraps
 // objstore.ErrNotFound.
 func (s *Store) Stat(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	info, err := s.client.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
 	if err != nil {
 		return objstore.ObjectInfo{}, fmt.Errorf("failed to stat %s/%s: %w", bucket, key, mapNotFound(err))
@@ -124,6 +158,8 @@ func (s *Store) Stat(ctx context.Context, bucket, key string) (objstore.ObjectIn
 // List returns the objects whose key starts with prefix, sorted by key (S3
 // lists in UTF-8 binary order, which is Go's string order).
 func (s *Store) List(ctx context.Context, bucket, prefix string) ([]objstore.ObjectInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var out []objstore.ObjectInfo
 	for obj := range s.client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
