@@ -164,10 +164,11 @@ func initStore(ctx context.Context, api *trackingserver.Server, logger *slog.Log
 }
 
 // readyGate answers 503 until ready is set, so probes and clients see the
-// server starting rather than failing.
+// server starting rather than failing. /healthz (liveness: the process
+// serves) passes: waiting for the store must not get the pod restarted.
 func readyGate(ready *atomic.Bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
+		if !ready.Load() && r.URL.Path != "/healthz" {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Retry-After", "2")
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -102,13 +102,19 @@ func TestReadyGateAnswers503UntilReady(t *testing.T) {
 	var ready atomic.Bool
 	h := readyGate(&ready, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"status":"starting"`) {
 		t.Fatalf("before ready: %d %q", rec.Code, rec.Body.String())
 	}
-	ready.Store(true)
+	// Liveness passes while the store is awaited: no restart for waiting.
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusTeapot {
+		t.Fatalf("/healthz before ready: %d, want the wrapped handler's 418", rec.Code)
+	}
+	ready.Store(true)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
 	if rec.Code != http.StatusTeapot {
 		t.Fatalf("after ready: %d, want the wrapped handler's 418", rec.Code)
 	}

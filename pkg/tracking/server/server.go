@@ -102,6 +102,9 @@ func (s *Server) Init(ctx context.Context) error {
 	return nil
 }
 
+// readyTimeout bounds one readiness check, below the probe's own timeout.
+const readyTimeout = 4 * time.Second
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
@@ -134,6 +137,20 @@ func (s *Server) routes() {
 	})
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "service": "tracking"})
+	})
+	// Readiness reflects the store: Init is idempotent and cheap (a bucket
+	// check and an experiment lookup), and when the store came back empty
+	// (MinIO replaced without its volume) it re-creates the bucket and the
+	// default experiment here instead of answering 500 until a restart.
+	s.mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.Init(ctx); err != nil {
+			w.Header().Set("Retry-After", "2")
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+			return
+		}
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	s.mux.HandleFunc("GET /{$}", s.page)
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -480,5 +482,54 @@ func TestServerRestartKeepsData(t *testing.T) {
 	}
 	if got, err := c2.GetRun(ctx, r.Info.RunID); err != nil || got.Info.RunName != "persisted" {
 		t.Fatalf("after restart run = %+v, %v", got.Info, err)
+	}
+}
+
+// failingStore is a store whose every call fails, as MinIO does while down.
+type failingStore struct{ objstore.Store }
+
+func (failingStore) EnsureBucket(context.Context, string) error {
+	return errors.New("dial tcp minio:9000: connection refused")
+}
+
+func TestReadyReflectsTheStoreAndRecoversAnEmptiedOne(t *testing.T) {
+	root := t.TempDir()
+	store, err := dirstore.New(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(store))
+	t.Cleanup(srv.Close)
+	f := &fixture{srv: srv, client: tracking.NewClient(srv.URL, srv.Client()), store: store}
+	if code, body := f.raw(t, http.MethodGet, "/ready", nil); code != http.StatusOK {
+		t.Fatalf("/ready = %d %v", code, body)
+	}
+	f.experiment(t, "flts")
+	// The store comes back empty: every bucket is gone.
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // the store's own temporary directory, not a bucket
+		}
+		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, body := f.raw(t, http.MethodGet, "/ready", nil); code != http.StatusOK {
+		t.Fatalf("/ready after the store was emptied = %d %v", code, body)
+	}
+	if _, err := f.client.GetOrCreateExperiment(context.Background(), "flts"); err != nil {
+		t.Fatalf("tracking does not work again after /ready: %v", err)
+	}
+
+	down := httptest.NewServer(New(failingStore{store}))
+	t.Cleanup(down.Close)
+	fd := &fixture{srv: down}
+	code, body := fd.raw(t, http.MethodGet, "/ready", nil)
+	if code != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(body["error"]), "connection refused") {
+		t.Fatalf("/ready with the store down = %d %v, want 503 naming the cause", code, body)
 	}
 }
