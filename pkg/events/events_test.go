@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -557,6 +558,32 @@ func TestDeadLettersAreListedAndRedriven(t *testing.T) {
 			}
 		case <-time.After(testTimeout):
 			t.Fatalf("re-driven event %s not handled", want)
+		}
+	}
+}
+
+func TestAStuckHandlerIsCutAtItsDeadlineAndRetried(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0), WithHandlerTimeout(100*time.Millisecond))
+	attempts := make(chan error, 2)
+	var calls atomic.Int32
+	startSub(t, b, TopicModelTraining, "eval", func(ctx context.Context, ev Event) error {
+		if calls.Add(1) == 1 {
+			<-ctx.Done() // a dependency that accepts and never answers
+			attempts <- ctx.Err()
+			return ctx.Err()
+		}
+		attempts <- nil
+		return nil
+	})
+	publishN(t, b, TopicModelTraining, 0, 1)
+	for i, want := range []error{context.DeadlineExceeded, nil} {
+		select {
+		case got := <-attempts:
+			if !errors.Is(got, want) {
+				t.Fatalf("attempt %d ended with %v, want %v", i+1, got, want)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("attempt %d never came: a stuck handler must be cut and the message retried", i+1)
 		}
 	}
 }

@@ -18,6 +18,12 @@ const (
 	// DefaultMaxRetryDelay caps the redelivery delay: a dependency back
 	// after a restart is noticed within a minute.
 	DefaultMaxRetryDelay = time.Minute
+	// DefaultHandlerTimeout bounds one handler call. The longest handler is
+	// a training: seconds to a minute on the default data with the chart's
+	// CPU; a call still running after this is stuck (a dependency that
+	// accepts and never answers), and the message is retried instead of
+	// being held for good by progress acks.
+	DefaultHandlerTimeout = 30 * time.Minute
 )
 
 // Option configures a NATSBus.
@@ -28,7 +34,9 @@ type options struct {
 	maxDeliver    int
 	retryDelay    time.Duration
 	maxRetryDelay time.Duration
-	clientName    string
+	// handlerTimeout bounds one handler call (see DefaultHandlerTimeout).
+	handlerTimeout time.Duration
+	clientName     string
 	// pullExpiry is how long one pull request waits on the server; missing
 	// heartbeats (a lost consumer) are noticed within about this long.
 	pullExpiry time.Duration
@@ -36,12 +44,13 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		ackWait:       DefaultAckWait,
-		maxDeliver:    DefaultMaxDeliver,
-		retryDelay:    DefaultRetryDelay,
-		maxRetryDelay: DefaultMaxRetryDelay,
-		clientName:    "flts",
-		pullExpiry:    30 * time.Second,
+		ackWait:        DefaultAckWait,
+		maxDeliver:     DefaultMaxDeliver,
+		retryDelay:     DefaultRetryDelay,
+		maxRetryDelay:  DefaultMaxRetryDelay,
+		handlerTimeout: DefaultHandlerTimeout,
+		clientName:     "flts",
+		pullExpiry:     30 * time.Second,
 	}
 }
 
@@ -72,6 +81,15 @@ func WithRetryDelay(d time.Duration) Option {
 	return func(o *options) {
 		if d >= 0 {
 			o.retryDelay = d
+		}
+	}
+}
+
+// WithHandlerTimeout bounds each handler call (values <= 0 are ignored).
+func WithHandlerTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.handlerTimeout = d
 		}
 	}
 }

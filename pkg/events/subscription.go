@@ -248,9 +248,9 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// runHandler calls h while telling the server the message is in progress
-// every third of the ack wait, so long handlers (training) are not
-// redelivered while they work.
+// runHandler calls h under the handler deadline while telling the server
+// the message is in progress every third of the ack wait, so long handlers
+// (training) are not redelivered while they work, and a stuck one is.
 func (b *NATSBus) runHandler(ctx context.Context, msg jetstream.Msg, ev Event, h Handler) (err error) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -268,15 +268,20 @@ func (b *NATSBus) runHandler(ctx context.Context, msg jetstream.Msg, ev Event, h
 			}
 		}
 	}()
+	hctx, cancel := context.WithTimeout(ctx, b.opts.handlerTimeout)
 	defer func() {
+		cancel()
 		close(stop)
 		wg.Wait()
+		if err != nil && errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("handler exceeded its deadline of %s: %w", b.opts.handlerTimeout, err)
+		}
 		if r := recover(); r != nil {
 			// A panic is a bug in the handler: retrying repeats it.
 			err = Permanent(fmt.Errorf("handler panicked: %v", r))
 		}
 	}()
-	return h(ctx, ev)
+	return h(hctx, ev)
 }
 
 func (b *NATSBus) deadLetter(ctx context.Context, msg jetstream.Msg, topic, operation string, cause error, logger *slog.Logger) {
