@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -395,5 +396,79 @@ func TestTrainingAMissingDataVersionIsAPermanentError(t *testing.T) {
 		events.Event{Operation: "Processed", Status: events.StatusSuccess, ConfigHash: "0123abcd"})
 	if !events.IsPermanent(err) || !strings.Contains(err.Error(), "data version 0123abcd is not in the store") || calls != 0 {
 		t.Fatalf("got %v (trainings %d), want a permanent error naming the version", err, calls)
+	}
+}
+
+func TestReplayingEveryEventTwiceInReverseOrderKeepsThePromotion(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	if _, err := Preprocess(ctx, e.deps, smallData); err != nil {
+		t.Fatal(err)
+	}
+	metrics := map[string]score.Metrics{
+		model.TypeGRU:     {RMSE: 0.20, MAE: 0.10, MSE: 0.04},
+		model.TypeLSTM:    {RMSE: 0.10, MAE: 0.08, MSE: 0.01},
+		model.TypeProphet: {RMSE: 0.30, MAE: 0.20, MSE: 0.09},
+	}
+	calls := 0
+	ev := &Evaluator{Deps: e.deps}
+	trainAll := func(dataEv events.Event) {
+		for _, mt := range model.Types {
+			if _, err := Train(ctx, e.deps, TrainConfig{ModelType: mt, Train: fakeTrain(metrics, &calls)}, dataEv); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	trainAll(e.bus.on(events.TopicTrainingData)[0])
+	for _, tev := range e.bus.on(events.TopicModelTraining) {
+		if _, err := ev.Evaluate(ctx, tev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := ReadPromotion(ctx, e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type delivery struct {
+		topic string
+		ev    events.Event
+	}
+	var all []delivery
+	for _, topic := range []string{events.TopicTrainingData, events.TopicModelTraining} {
+		for _, x := range e.bus.on(topic) {
+			all = append(all, delivery{topic, x}, delivery{topic, x})
+		}
+	}
+	slices.Reverse(all)
+	for _, d := range all {
+		switch d.topic {
+		case events.TopicTrainingData:
+			trainAll(d.ev)
+		default:
+			if _, err := ev.Evaluate(ctx, d.ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	cur, err := ReadPromotion(ctx, e.store)
+	if err != nil || cur.RunID != first.RunID || !cur.PromotedAt.Equal(first.PromotedAt) {
+		t.Fatalf("promotion after the replays: %+v %v, want the first one (%s) untouched", cur, err, first.RunID)
+	}
+	if calls != len(model.Types) {
+		t.Fatalf("trainer ran %d times, want %d (replays must not retrain)", calls, len(model.Types))
+	}
+	hist, _ := e.store.List(ctx, objstore.BucketModelPromotion, HistoryPrefix)
+	if len(hist) != 1 || len(e.bus.on(events.TopicModelSelected)) != 1 {
+		t.Fatalf("%d promotion records and %d model-selected events, want 1 each", len(hist), len(e.bus.on(events.TopicModelSelected)))
+	}
+	promoted := 0
+	for _, r := range e.tracker.runs {
+		if r.Tag(TagPromoted) == "true" {
+			promoted++
+		}
+	}
+	if promoted != 1 {
+		t.Fatalf("%d runs tagged promoted=true, want 1", promoted)
 	}
 }
