@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Common is the configuration shared by every pipeline binary.
@@ -20,6 +21,10 @@ type Common struct {
 	S3Secure    bool
 	TrackingURL string
 	LogLevel    string
+	// StreamMaxBytes and StreamMaxAge bound each JetStream stream the
+	// pipeline creates (0: no bound), so the broker's volume cannot fill.
+	StreamMaxBytes int
+	StreamMaxAge   time.Duration
 	// envErr holds the invalid environment variables Register read;
 	// Validate reports them.
 	envErr error
@@ -30,13 +35,15 @@ func (c Common) Level() string { return c.LogLevel }
 
 // Env names the environment variable that gives each flag its default.
 const (
-	EnvNATSURL     = "FLTS_NATS_URL"
-	EnvS3Endpoint  = "FLTS_S3_ENDPOINT"
-	EnvS3AccessKey = "FLTS_S3_ACCESS_KEY"
-	EnvS3SecretKey = "FLTS_S3_SECRET_KEY"
-	EnvS3Secure    = "FLTS_S3_SECURE"
-	EnvTrackingURL = "FLTS_TRACKING_URL"
-	EnvLogLevel    = "FLTS_LOG_LEVEL"
+	EnvNATSURL        = "FLTS_NATS_URL"
+	EnvS3Endpoint     = "FLTS_S3_ENDPOINT"
+	EnvS3AccessKey    = "FLTS_S3_ACCESS_KEY"
+	EnvS3SecretKey    = "FLTS_S3_SECRET_KEY"
+	EnvS3Secure       = "FLTS_S3_SECURE"
+	EnvTrackingURL    = "FLTS_TRACKING_URL"
+	EnvLogLevel       = "FLTS_LOG_LEVEL"
+	EnvStreamMaxBytes = "FLTS_STREAM_MAX_BYTES"
+	EnvStreamMaxAge   = "FLTS_STREAM_MAX_AGE"
 )
 
 // Getenv looks up an environment variable; os.LookupEnv in mains, a map in tests.
@@ -53,8 +60,21 @@ func (c *Common) Register(fs *flag.FlagSet, getenv Getenv) {
 	fs.BoolVar(&c.S3Secure, "s3-secure", env.Bool(EnvS3Secure, false), "use TLS to the S3 endpoint (env "+EnvS3Secure+")")
 	fs.StringVar(&c.TrackingURL, "tracking-url", env.String(EnvTrackingURL, "http://tracking:5000"), "tracking server base URL (env "+EnvTrackingURL+")")
 	fs.StringVar(&c.LogLevel, "log-level", env.String(EnvLogLevel, "info"), "log level: debug|info|warn|error (env "+EnvLogLevel+")")
+	fs.IntVar(&c.StreamMaxBytes, "stream-max-bytes", env.Int(EnvStreamMaxBytes, DefaultStreamMaxBytes),
+		"bytes each event stream keeps at most, oldest dropped first; 0: no bound (env "+EnvStreamMaxBytes+")")
+	fs.DurationVar(&c.StreamMaxAge, "stream-max-age", env.Duration(EnvStreamMaxAge, DefaultStreamMaxAge),
+		"age after which events are dropped; 0: no bound (env "+EnvStreamMaxAge+")")
 	c.envErr = env.Err()
 }
+
+// The default stream bounds: events are small claim checks (a few hundred
+// bytes), so 32 MiB is about a hundred thousand of them per stream, and six
+// streams (five topics and the dead letters) fit the chart's 256 MiB
+// broker volume; a week is longer than any pipeline run waits on an event.
+const (
+	DefaultStreamMaxBytes = 32 << 20
+	DefaultStreamMaxAge   = 7 * 24 * time.Hour
+)
 
 // Validate reports every problem with c at once.
 func (c *Common) Validate() error {
@@ -72,6 +92,9 @@ func (c *Common) Validate() error {
 	}
 	if c.S3SecretKey == "" {
 		errs = append(errs, fmt.Errorf("--s3-secret-key (or %s) is required", EnvS3SecretKey))
+	}
+	if c.StreamMaxBytes < 0 || c.StreamMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("--stream-max-bytes and --stream-max-age must not be negative, got %d and %s", c.StreamMaxBytes, c.StreamMaxAge))
 	}
 	if u, err := url.Parse(c.TrackingURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("--tracking-url %q is not an http(s) URL", c.TrackingURL))

@@ -54,3 +54,22 @@ func TestRegisterRejectsInvalidEnvironment(t *testing.T) {
 		t.Fatalf("Validate = %v, want the invalid FLTS_S3_SECURE named", err)
 	}
 }
+
+func TestStreamLimitsComeFromTheEnvironment(t *testing.T) {
+	keys := map[string]string{EnvS3AccessKey: "a", EnvS3SecretKey: "b"}
+	c, err := parse(t, keys)
+	if err != nil || c.StreamMaxBytes != DefaultStreamMaxBytes || c.StreamMaxAge != DefaultStreamMaxAge {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	keys[EnvStreamMaxBytes], keys[EnvStreamMaxAge] = "1048576", "2h"
+	if c, err = parse(t, keys); err != nil || c.StreamMaxBytes != 1<<20 || c.StreamMaxAge.String() != "2h0m0s" {
+		t.Fatalf("from the environment: %+v %v", c, err)
+	}
+	keys[EnvStreamMaxAge] = "a week"
+	if _, err := parse(t, keys); err == nil || !strings.Contains(err.Error(), EnvStreamMaxAge) {
+		t.Fatalf("a bad duration: %v, want the variable named", err)
+	}
+	if _, err := parse(t, map[string]string{EnvS3AccessKey: "a", EnvS3SecretKey: "b"}, "--stream-max-bytes", "-1"); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Fatalf("a negative bound: %v", err)
+	}
+}

@@ -587,3 +587,37 @@ func TestAStuckHandlerIsCutAtItsDeadlineAndRetried(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamsAreBoundedByTheirLimits(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()), WithStreamLimits(1<<20, time.Hour))
+	if err := b.EnsureTopics(context.Background(), AllTopics...); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{StreamName(TopicTrainingData), DLQStream} {
+		s, err := b.js.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg := s.CachedInfo().Config; cfg.MaxBytes != 1<<20 || cfg.MaxAge != time.Hour {
+			t.Errorf("stream %s: max bytes %d, max age %s; want 1 MiB and 1h", name, cfg.MaxBytes, cfg.MaxAge)
+		}
+	}
+	// A publisher past the bound drops the oldest events, never fails.
+	body := Event{Operation: "Processed", Status: StatusSuccess, Error: strings.Repeat("x", 64<<10)}
+	for range 40 { // 2.5 MiB into a 1 MiB stream
+		if err := b.Publish(context.Background(), TopicTrainingData, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := b.js.Stream(context.Background(), StreamName(TopicTrainingData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Bytes > 1<<20 || info.State.Msgs == 0 || info.State.Msgs >= 40 {
+		t.Fatalf("stream holds %d bytes in %d messages, want at most 1 MiB and the oldest dropped", info.State.Bytes, info.State.Msgs)
+	}
+}

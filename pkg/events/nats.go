@@ -108,11 +108,7 @@ func (b *NATSBus) EnsureTopics(ctx context.Context, topics ...string) error {
 		if err := validateTopic(topic); err != nil {
 			return err
 		}
-		_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:     StreamName(topic),
-			Subjects: []string{topic},
-			Storage:  jetstream.FileStorage,
-		})
+		_, err := b.js.CreateOrUpdateStream(ctx, b.streamConfig(StreamName(topic), []string{topic}))
 		if err != nil {
 			return fmt.Errorf("failed to ensure stream %s for topic %q: %w", StreamName(topic), topic, err)
 		}
@@ -124,16 +120,23 @@ func (b *NATSBus) EnsureTopics(ctx context.Context, topics ...string) error {
 	}
 	slices.Sort(dlqSubjects)
 	dlqSubjects = slices.Compact(dlqSubjects)
-	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:     DLQStream,
-		Subjects: dlqSubjects,
-		Storage:  jetstream.FileStorage,
-	})
+	_, err := b.js.CreateOrUpdateStream(ctx, b.streamConfig(DLQStream, dlqSubjects))
 	if err != nil {
 		return fmt.Errorf("failed to ensure stream %s: %w", DLQStream, err)
 	}
 	b.logger.Debug("ensured topics", "topics", topics)
 	return nil
+}
+
+// streamConfig is the configuration of every stream: on disk, bounded by
+// WithStreamLimits (a limit of 0 means none, JetStream's -1).
+func (b *NATSBus) streamConfig(name string, subjects []string) jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{Name: name, Subjects: subjects, Storage: jetstream.FileStorage,
+		MaxBytes: -1, MaxAge: b.opts.streamMaxAge}
+	if b.opts.streamMaxBytes > 0 {
+		cfg.MaxBytes = b.opts.streamMaxBytes
+	}
+	return cfg
 }
 
 // Publish sends ev on topic and waits for JetStream to store it. A zero

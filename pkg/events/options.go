@@ -36,6 +36,10 @@ type options struct {
 	maxRetryDelay time.Duration
 	// handlerTimeout bounds one handler call (see DefaultHandlerTimeout).
 	handlerTimeout time.Duration
+	// streamMaxBytes and streamMaxAge bound the streams EnsureTopics
+	// creates (0: no bound).
+	streamMaxBytes int64
+	streamMaxAge   time.Duration
 	clientName     string
 	// pullExpiry is how long one pull request waits on the server; missing
 	// heartbeats (a lost consumer) are noticed within about this long.
@@ -91,6 +95,15 @@ func WithHandlerTimeout(d time.Duration) Option {
 		if d > 0 {
 			o.handlerTimeout = d
 		}
+	}
+}
+
+// WithStreamLimits bounds every stream EnsureTopics creates or updates:
+// past maxBytes or maxAge the oldest messages are dropped (0: no bound).
+func WithStreamLimits(maxBytes int64, maxAge time.Duration) Option {
+	return func(o *options) {
+		o.streamMaxBytes = max(maxBytes, 0)
+		o.streamMaxAge = max(maxAge, 0)
 	}
 }
 

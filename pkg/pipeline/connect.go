@@ -49,7 +49,8 @@ func Connect(ctx context.Context, cfg config.Common, need Need, log *slog.Logger
 	}
 	if need.Bus {
 		if err := backoff.Retry(ctx, log, "event bus "+cfg.NATSURL, backoff.Dependency, func(ctx context.Context) error {
-			b, err := events.Connect(ctx, cfg.NATSURL, log, busOpts...)
+			opts := append([]events.Option{events.WithStreamLimits(int64(cfg.StreamMaxBytes), cfg.StreamMaxAge)}, busOpts...)
+			b, err := events.Connect(ctx, cfg.NATSURL, log, opts...)
 			if err != nil {
 				return err
 			}
