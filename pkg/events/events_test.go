@@ -446,8 +446,10 @@ func BenchmarkPublishConsume(b *testing.B) {
 }
 
 func TestTransientErrorsAreRetriedPastAnyFixedLimit(t *testing.T) {
-	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0))
-	const failures = 12 // more than the old fixed limit of 5 deliveries
+	// Short pull requests: a redelivery that lands between two pulls is
+	// fetched at once instead of after the 30 s default expiry.
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0), withPullExpiry(time.Second))
+	const failures = 8 // more than the old fixed limit of 5 deliveries
 	var mu sync.Mutex
 	attempts := 0
 	done := make(chan struct{})
@@ -563,7 +565,7 @@ func TestDeadLettersAreListedAndRedriven(t *testing.T) {
 }
 
 func TestAStuckHandlerIsCutAtItsDeadlineAndRetried(t *testing.T) {
-	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0), WithHandlerTimeout(100*time.Millisecond))
+	b := connect(t, startServer(t, t.TempDir()), WithRetryDelay(0), WithHandlerTimeout(100*time.Millisecond), withPullExpiry(time.Second))
 	attempts := make(chan error, 2)
 	var calls atomic.Int32
 	startSub(t, b, TopicModelTraining, "eval", func(ctx context.Context, ev Event) error {
