@@ -6,10 +6,11 @@ import "time"
 // from the running cluster's periods (framework.DiscoverPeriods).
 const (
 	// ClusterUpTimeout bounds engine start and cluster creation with
-	// metrics-server: the sum of tools/cluster's waits (node Ready 3 min,
-	// CoreDNS 3 min, metrics API 4 min) plus kind create and an engine
-	// start. No image is built here: `make e2e` builds them first.
-	ClusterUpTimeout = 12 * time.Minute
+	// metrics-server and the default StorageClass: the sum of
+	// tools/cluster's waits (node Ready 3 min, CoreDNS 3 min, provisioner
+	// 3 min, metrics API 4 min) plus kind create and an engine start. No
+	// image is built here: `make e2e` builds them first.
+	ClusterUpTimeout = 15 * time.Minute
 	// ImagesTimeout bounds loading the pre-built pipeline images into the
 	// node (about 250 MB through `kind load`).
 	ImagesTimeout = 5 * time.Minute

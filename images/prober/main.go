@@ -1,6 +1,8 @@
 // Command prober is the integration test's workload: `prober serve ADDR`
 // answers every HTTP request with the pod's host name, `prober resolve NAME`
-// resolves a DNS name through the pod's resolv.conf and prints the addresses.
+// resolves a DNS name through the pod's resolv.conf and prints the addresses,
+// `prober write FILE TEXT` and `prober read FILE` prove a volume keeps data
+// from one pod to the next.
 package main
 
 import (
@@ -14,8 +16,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: prober serve ADDR | prober resolve NAME")
+	want := map[string]int{"serve": 3, "resolve": 3, "read": 3, "write": 4}
+	if len(os.Args) < 2 || want[os.Args[1]] != len(os.Args) {
+		fmt.Fprintln(os.Stderr, "usage: prober serve ADDR | prober resolve NAME | prober write FILE TEXT | prober read FILE")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -36,6 +39,18 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println(strings.Join(addrs, " "))
+	case "write":
+		if err := os.WriteFile(os.Args[2], []byte(os.Args[3]), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case "read":
+		b, err := os.ReadFile(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(string(b))
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", os.Args[1])
 		os.Exit(2)

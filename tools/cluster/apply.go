@@ -51,6 +51,12 @@ func (c *Cluster) ApplyManifest(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("failed to read manifest: %w", err)
 	}
+	return c.applyManifest(ctx, path, data)
+}
+
+// applyManifest server-side applies every object of data, named path in
+// errors and logs.
+func (c *Cluster) applyManifest(ctx context.Context, path string, data []byte) error {
 	objs, err := DecodeManifest(data)
 	if err != nil {
 		return fmt.Errorf("failed to decode %s: %w", path, err)

@@ -53,6 +53,9 @@ type Options struct {
 	StateDir string
 	// RepoRoot is the module root (default: found above the working directory).
 	RepoRoot string
+	// ImageTag tags the storage images built by `make images`
+	// (flts.local/local-path-*:<ImageTag>; default "e2e", the Makefile's).
+	ImageTag string
 	// DiagnosticsDir, when set, receives the nodes' logs (kind's
 	// collection) of a cluster that failed to become ready, before it is
 	// deleted.
@@ -104,6 +107,9 @@ func (o *Options) defaults() error {
 	}
 	if o.KubeconfigPath == "" {
 		o.KubeconfigPath = filepath.Join(o.StateDir, "kubeconfig")
+	}
+	if o.ImageTag == "" {
+		o.ImageTag = "e2e"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -173,6 +179,10 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	storage, err := storageImages(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
 
 	c := &Cluster{Name: opts.Name, NodeImage: image, Engine: eng, Subnet: subnet, kubeconfig: opts.KubeconfigPath,
 		provider: newProvider(log), log: log, repoRoot: opts.RepoRoot}
@@ -189,6 +199,9 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 			}
 			done.Done()
 			if err := c.waitCore(ctx); err != nil {
+				return err
+			}
+			if err := c.installStorage(ctx, storage); err != nil {
 				return err
 			}
 			if err := c.deployMetricsServer(ctx); err != nil {

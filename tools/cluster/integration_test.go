@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/flts/flts-e2e/e2e/framework"
 	"github.com/flts/flts-e2e/e2e/framework/loadtest"
@@ -80,7 +81,7 @@ func TestClusterIntegration(t *testing.T) {
 	// A cluster that was created but never became usable still has logs
 	// to tell why: Up saves them before deleting it.
 	c, err := Up(ctx, Options{Name: name, Reuse: cfg.ReuseCluster, NodeImage: cfg.NodeImage,
-		K8sVersion: cfg.K8sVersion, RepoRoot: root, Logger: log,
+		K8sVersion: cfg.K8sVersion, ImageTag: cfg.ImageTag, RepoRoot: root, Logger: log,
 		DiagnosticsDir: filepath.Join(artifacts, "cluster-integration-logs")})
 	if err != nil {
 		t.Fatal(err)
@@ -115,39 +116,21 @@ func TestClusterIntegration(t *testing.T) {
 	t.Cleanup(func() { deleteNamespace(t, cs, ns) })
 
 	t.Run("kubernetes.default resolves from a pod", func(t *testing.T) {
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "resolve"},
-			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{
-				Name: "resolve", Image: proberImage, ImagePullPolicy: corev1.PullNever,
-				Args: []string{"resolve", "kubernetes.default"},
-			}}},
-		}
-		if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		err := poll(ctx, 2*time.Minute, "resolve pod to finish", func(ctx context.Context) (bool, string, error) {
-			p, err := cs.CoreV1().Pods(ns).Get(ctx, "resolve", metav1.GetOptions{})
-			if err != nil {
-				return false, err.Error(), nil
-			}
-			switch p.Status.Phase {
-			case corev1.PodSucceeded:
-				return true, "", nil
-			case corev1.PodFailed:
-				return false, "", fmt.Errorf("resolve pod failed: %s", podLogs(ctx, cs, ns, "resolve"))
-			}
-			return false, "phase " + string(p.Status.Phase), nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := runPod(ctx, t, cs, ns, "resolve", corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "resolve", Image: proberImage, ImagePullPolicy: corev1.PullNever,
+			Args: []string{"resolve", "kubernetes.default"},
+		}}})
 		svc, err := cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out := podLogs(ctx, cs, ns, "resolve"); !strings.Contains(out, svc.Spec.ClusterIP) {
+		if !strings.Contains(out, svc.Spec.ClusterIP) {
 			t.Errorf("kubernetes.default resolved to %q, want %s", out, svc.Spec.ClusterIP)
 		}
+	})
+
+	t.Run("the default StorageClass provisions a volume that outlives its pod", func(t *testing.T) {
+		checkStorage(ctx, t, cs, ns, proberImage)
 	})
 
 	t.Run("NodePort 30080 answers from both pods", func(t *testing.T) {
@@ -195,6 +178,103 @@ func TestClusterIntegration(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// checkStorage writes a token into a claim of the default StorageClass from
+// one pod, reads it back from another, then deletes the claim and waits for
+// its volume to go: provisioning, binding, persistence across pods and the
+// helper's clean-up all work.
+func checkStorage(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, ns, proberImage string) {
+	t.Helper()
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("16Mi")}},
+		},
+	}
+	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	token := fmt.Sprintf("written-%d", time.Now().UnixNano())
+	podWith := func(args ...string) corev1.PodSpec {
+		return corev1.PodSpec{
+			// Not root: the volume must be writable by the unprivileged
+			// users the pipeline's pods run as.
+			SecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(65532)), RunAsGroup: ptr.To(int64(65532))},
+			Containers: []corev1.Container{{Name: "prober", Image: proberImage, ImagePullPolicy: corev1.PullNever, Args: args,
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}},
+		}
+	}
+	runPod(ctx, t, cs, ns, "writer", podWith("write", "/data/token", token))
+	if out := runPod(ctx, t, cs, ns, "reader", podWith("read", "/data/token")); strings.TrimSpace(out) != token {
+		t.Fatalf("a second pod read %q from the volume, want %q", out, token)
+	}
+	bound, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, bound.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("claim bound to %q: %v", bound.Spec.VolumeName, err)
+	}
+	if pv.Spec.StorageClassName != StorageClassName || pv.Annotations["pv.kubernetes.io/provisioned-by"] != StorageProvisioner {
+		t.Errorf("volume %s: class %q provisioned by %q, want %q by %q", pv.Name, pv.Spec.StorageClassName,
+			pv.Annotations["pv.kubernetes.io/provisioned-by"], StorageClassName, StorageProvisioner)
+	}
+	for _, name := range []string{"writer", "reader"} {
+		if err := cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cs.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, "data", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Reclaim policy Delete: the volume goes once the helper removed its
+	// directory; a failed clean-up leaves it Released or Failed.
+	err = poll(ctx, 2*time.Minute, "volume "+pv.Name+" deletion", func(ctx context.Context) (bool, string, error) {
+		got, err := cs.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, "", nil
+		}
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return false, "phase " + string(got.Status.Phase), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runPod runs a pod to completion and returns its logs; a failed pod fails
+// the test with them.
+func runPod(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, ns, name string, spec corev1.PodSpec) string {
+	t.Helper()
+	spec.RestartPolicy = corev1.RestartPolicyNever
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := poll(ctx, 2*time.Minute, "pod "+name+" to finish", func(ctx context.Context) (bool, string, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return true, "", nil
+		case corev1.PodFailed:
+			return false, "", fmt.Errorf("pod %s failed: %s", name, podLogs(ctx, cs, ns, name))
+		}
+		return false, "phase " + string(p.Status.Phase), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return podLogs(ctx, cs, ns, name)
 }
 
 func deployEcho(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, ns, proberImage string) {

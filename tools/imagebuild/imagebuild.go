@@ -27,10 +27,14 @@ const CacheKeyLabel = "flts.cache-key"
 // (third-party servers first: they take longest cold and change least).
 var PipelineImages = []string{"nats", "minio", "tracking", "preprocess", "train", "eval", "inference", "loadgen"}
 
+// StorageImages run the kind cluster's default StorageClass (tools/cluster
+// installs them): the provisioner, then its helper.
+var StorageImages = []string{"local-path-provisioner", "local-path-helper"}
+
 // SuiteImages are what the suite needs built besides the node image: the
-// pipeline and the cluster check's prober (metrics-server is built with the
-// node image, see tools/nodeimage).
-var SuiteImages = append(slices.Clone(PipelineImages), "prober")
+// pipeline, the cluster's storage and the cluster check's prober
+// (metrics-server is built with the node image, see tools/nodeimage).
+var SuiteImages = slices.Concat(PipelineImages, StorageImages, []string{"prober"})
 
 // Options configures a Builder.
 type Options struct {

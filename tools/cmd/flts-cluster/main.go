@@ -124,6 +124,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "up":
 		c, err := cluster.Up(ctx, cluster.Options{Name: *name, K8sVersion: *version, NodeImage: *nodeImage, Reuse: *reuse,
 			ConfigPath: *config, KubeconfigPath: *kubeconfig, StateDir: state, RepoRoot: root, Logger: log,
+			ImageTag:       env.String("IMAGE_TAG", "e2e"),
 			DiagnosticsDir: filepath.Join(reporoot.ArtifactsDir(root, env.String("ARTIFACTS", "")), "diagnostics", "kind")})
 		if err != nil {
 			return err
