@@ -76,6 +76,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		K8sVersion: cfg.K8sVersion,
 		NodeImage:  cfg.NodeImage,
 		Reuse:      cfg.ReuseCluster,
+		ImageTag:   cfg.ImageTag,
 		RepoRoot:   repoRoot,
 		Logger:     log,
 		// The teardown's place for the nodes' logs: Up saves them itself
@@ -115,8 +116,12 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Release:    cfg.Release,
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(env.helm.UpgradeInstall(ctx, HelmTimeout, "-f", filepath.Join(env.helm.ChartDir(), "values-e2e.yaml"),
-		"--set", "image.tag="+cfg.ImageTag)).To(Succeed())
+	helmArgs := []string{"-f", filepath.Join(env.helm.ChartDir(), "values-e2e.yaml")}
+	for _, f := range cfg.ExtraValues {
+		helmArgs = append(helmArgs, "-f", f)
+	}
+	helmArgs = append(helmArgs, "--set", "image.tag="+cfg.ImageTag)
+	Expect(env.helm.UpgradeInstall(ctx, HelmTimeout, helmArgs...)).To(Succeed())
 
 	By("waiting for preprocess, training and the first promotion")
 	framework.WaitForPipeline(ctx, framework.WaitForPipelineInput{

@@ -1,6 +1,8 @@
 package framework
 
 import (
+	"strings"
+
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/tools/reporoot"
 )
@@ -28,6 +30,10 @@ type Config struct {
 	ImageTag string
 	// NodePort is the inference Service's NodePort, mapped to the host.
 	NodePort int
+	// ExtraValues are values files applied after values-e2e.yaml
+	// (E2E_VALUES, comma-separated): how a run breaks a feature on purpose
+	// (a nonexistent image tag, persistence off) to watch a spec turn red.
+	ExtraValues []string
 }
 
 // ConfigFromEnv reads the suite configuration; repoRoot is the module root.
@@ -46,6 +52,11 @@ func ConfigFromEnv(repoRoot string) (Config, error) {
 		Release:      "flts",
 		ImageTag:     env.String("IMAGE_TAG", "e2e"),
 		NodePort:     30080,
+	}
+	for _, f := range strings.Split(env.String("E2E_VALUES", ""), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			c.ExtraValues = append(c.ExtraValues, f)
+		}
 	}
 	return c, env.Err()
 }

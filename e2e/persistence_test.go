@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flts/flts-e2e/e2e/framework"
+)
+
+var _ = Describe("Persistence: MinIO and NATS keep their data when their pods are replaced", Label("Persistence"), func() {
+	It("serves the same promotion and the same streams after both stores restart", func(ctx SpecContext) {
+		promo := currentPromotion(ctx)
+		ns := env.cfg.Namespace
+		for _, claim := range []string{"minio-data", "nats-data"} {
+			pvc, err := env.clientset.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred(), "the chart's claim %s", claim)
+			Expect(pvc.Status.Phase).To(Equal(corev1.ClaimBound), "claim %s", claim)
+		}
+		natsPod := storePod(ctx, "nats")
+		before := jetStreamTotals(ctx, natsPod)
+		Expect(before.Streams).To(BeNumerically(">", 0), "no JetStream stream before the restart")
+		Expect(before.Messages).To(BeNumerically(">", 0), "no event stored before the restart")
+
+		By("replacing the MinIO and NATS pods")
+		old := map[string]string{"minio": storePod(ctx, "minio"), "nats": natsPod}
+		for _, name := range old {
+			Expect(env.clientset.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())
+		}
+		replaced := map[string]string{}
+		for comp, was := range old {
+			Eventually(func(g Gomega) {
+				pods, err := env.clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + comp})
+				g.Expect(err).NotTo(HaveOccurred())
+				ready := 0
+				for i := range pods.Items {
+					p := &pods.Items[i]
+					if p.Name != was && p.DeletionTimestamp == nil && framework.PodReady(p) {
+						replaced[comp] = p.Name
+						ready++
+					}
+				}
+				g.Expect(ready).To(Equal(1), "one new Ready %s pod", comp)
+			}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+		}
+
+		By("reading the promotion and the streams back")
+		// eval reads current.json from MinIO: an emptyDir would have lost
+		// it and the answer would be 404.
+		Eventually(func(g Gomega) {
+			p, found, err := framework.GetPromotion(ctx, env.proxy, ns)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(found).To(BeTrue(), "the promotion record is gone after MinIO restarted")
+			g.Expect(p.RunID).To(Equal(promo.RunID))
+			g.Expect(p.ConfigHash).To(Equal(promo.ConfigHash))
+		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+		after := jetStreamTotals(ctx, replaced["nats"])
+		Expect(after.Streams).To(Equal(before.Streams), "streams after the NATS restart")
+		Expect(after.Messages).To(BeNumerically(">=", before.Messages), "stored events after the NATS restart")
+	})
+})
+
+// storePod returns the one running pod of a store component.
+func storePod(ctx context.Context, component string) string {
+	GinkgoHelper()
+	pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + component})
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			names = append(names, p.Name)
+		}
+	}
+	Expect(names).To(HaveLen(1), "%s pods", component)
+	return names[0]
+}
+
+// jszTotals are the server-wide JetStream figures of NATS' monitoring
+// endpoint (/jsz on :8222).
+type jszTotals struct {
+	Streams  int    `json:"streams"`
+	Messages uint64 `json:"messages"`
+}
+
+// jetStreamTotals reads pod's /jsz through the API server's proxy.
+func jetStreamTotals(ctx context.Context, pod string) jszTotals {
+	GinkgoHelper()
+	var t jszTotals
+	Eventually(func() (err error) {
+		t, err = readJSZ(ctx, pod)
+		return err
+	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+	return t
+}
+
+func readJSZ(ctx context.Context, pod string) (jszTotals, error) {
+	var t jszTotals
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.proxy.PodURL(env.cfg.Namespace, pod, 8222)+"/jsz", nil)
+	if err != nil {
+		return t, err
+	}
+	resp, err := env.proxy.Client().Do(req)
+	if err != nil {
+		return t, fmt.Errorf("failed to get /jsz of %s: %w", pod, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return t, fmt.Errorf("GET /jsz of %s: HTTP %d: %s", pod, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, &t); err != nil {
+		return t, fmt.Errorf("failed to decode /jsz of %s: %w", pod, err)
+	}
+	return t, nil
+}
