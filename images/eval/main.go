@@ -133,15 +133,27 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", o.listen, err)
 	}
-	var store objstore.Reader // set once connected; /promotion answers 503 before
+	var conns *pipeline.Conns // set once connected; /promotion and /ready answer 503 before
 	ready := make(chan struct{})
-	srv := &http.Server{Handler: handler(func() objstore.Reader {
+	connected := func() *pipeline.Conns {
 		select {
 		case <-ready:
-			return store
+			return conns
 		default:
 			return nil
 		}
+	}
+	srv := &http.Server{Handler: handler(func() objstore.Reader {
+		if c := connected(); c != nil {
+			return c.Store
+		}
+		return nil
+	}, func(ctx context.Context) error {
+		c := connected()
+		if c == nil {
+			return errors.New("not connected to its dependencies yet")
+		}
+		return c.Ready(ctx)
 	}), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -154,12 +166,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		_ = srv.Shutdown(sctx)
 	}()
 
-	conns, err := pipeline.Connect(ctx, o.Common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
+	conns, err = pipeline.Connect(ctx, o.Common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
 	if err != nil {
 		return err
 	}
 	defer conns.Close()
-	store = conns.Store
 	close(ready)
 	ev := &pipeline.Evaluator{Deps: pipeline.Deps{Store: conns.Store, Events: conns.Bus, Tracker: conns.Tracker, Logger: log}}
 	sub, err := conns.Bus.Start(ctx, events.TopicModelTraining, "eval", func(ctx context.Context, e events.Event) error {
@@ -182,12 +193,15 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	return nil
 }
 
-// handler serves /healthz and /promotion (current.json, 404 before any).
-func handler(store func() objstore.Reader) http.Handler {
+// handler serves /healthz (the process answers), /ready (every dependency
+// answers now: while one is down, events wait and retry, and the pod says
+// so) and /promotion (current.json, 404 before any).
+func handler(store func() objstore.Reader, ready func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "service": "eval", "store_ready": store() != nil})
 	})
+	mux.HandleFunc("GET /ready", httpjson.Ready(ready))
 	mux.HandleFunc("GET /promotion", func(w http.ResponseWriter, r *http.Request) {
 		s := store()
 		if s == nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +35,8 @@ func TestPromotionEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	var reader objstore.Reader
-	ts := httptest.NewServer(handler(func() objstore.Reader { return reader }))
+	readyErr := errors.New("object store: connection refused")
+	ts := httptest.NewServer(handler(func() objstore.Reader { return reader }, func(context.Context) error { return readyErr }))
 	defer ts.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(ts.URL + path)
@@ -47,6 +49,13 @@ func TestPromotionEndpoint(t *testing.T) {
 	}
 	if code, _ := get("/promotion"); code != 503 {
 		t.Fatalf("before the store: %d", code)
+	}
+	if code, body := get("/ready"); code != 503 || !strings.Contains(body, "connection refused") {
+		t.Fatalf("/ready with a dependency down = %d %s, want 503 naming it", code, body)
+	}
+	readyErr = nil
+	if code, body := get("/ready"); code != 200 {
+		t.Fatalf("/ready with every dependency up = %d %s", code, body)
 	}
 	reader = store
 	if code, _ := get("/healthz"); code != 200 {

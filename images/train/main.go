@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/flts/flts-e2e/pkg/backoff"
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/events"
+	"github.com/flts/flts-e2e/pkg/httpjson"
 	"github.com/flts/flts-e2e/pkg/model"
 	"github.com/flts/flts-e2e/pkg/model/rnn"
 	"github.com/flts/flts-e2e/pkg/objstore"
@@ -29,6 +32,7 @@ type options struct {
 	params    map[string]string
 	seed      int64
 	once      bool
+	listen    string
 }
 
 // rnnFlags maps the flags of the neural models to forecast's parameter names.
@@ -47,6 +51,7 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	batch := fs.Int("batch", rnnDefaults.BatchSize, "mini-batch size (GRU/LSTM)")
 	fs.Int64Var(&o.seed, "seed", 42, "training seed (same data and seed: same model)")
 	fs.BoolVar(&o.once, "once", false, "train the newest processed data once and exit instead of consuming training-data")
+	fs.StringVar(&o.listen, "listen", ":8080", "address of /healthz and /ready (not with --once)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -96,11 +101,28 @@ func main() {
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
+	var conns *pipeline.Conns
+	connected := make(chan struct{})
+	if !o.once {
+		stop, err := serveProbes(o.listen, func(ctx context.Context) error {
+			select {
+			case <-connected:
+				return conns.Ready(ctx)
+			default:
+				return errors.New("not connected to its dependencies yet")
+			}
+		}, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	conns, err := pipeline.Connect(ctx, o.Common, pipeline.Need{Store: true, Bus: true, Tracker: true}, log)
 	if err != nil {
 		return err
 	}
 	defer conns.Close()
+	close(connected)
 	deps := pipeline.Deps{Store: conns.Store, Events: conns.Bus, Tracker: conns.Tracker, Logger: log}
 	cfg := pipeline.TrainConfig{ModelType: o.modelType, Params: o.params, Train: pipeline.ForecastTrainer(o.seed)}
 
@@ -145,4 +167,30 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	sub.Stop()
 	log.Info("stopped")
 	return nil
+}
+
+// serveProbes answers the kubelet on addr: /healthz while the process
+// runs, /ready while ready passes (every dependency answers; a training
+// event waits and retries meanwhile). The returned function stops it.
+func serveProbes(addr string, ready func(context.Context) error, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("failed to listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "service": "train"})
+	})
+	mux.HandleFunc("GET /ready", httpjson.Ready(ready))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("probe server failed", "error", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
