@@ -147,7 +147,7 @@ fuzz: ## Fuzz the request parser and the tracking filter grammar, FUZZTIME each 
 
 .PHONY: test-integration
 test-integration: $(BIN)/minio ## The object-store adapter against a real MinIO built from its module.
-	FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/...
+	FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/... ./pkg/pipeline/...
 
 ##@ Cluster and images
 
@@ -198,6 +198,11 @@ cluster-down: cluster-cli ## Delete the kind cluster.
 .PHONY: loadtest
 loadtest: ## One load level against a running cluster: make loadtest USERS=400 DURATION=90s
 	$(GO) run ./tools/cmd/flts-loadtest --kubeconfig $(CLUSTER_KUBECONFIG) --users $(USERS) --duration $(DURATION) --artifacts $(ARTIFACTS)
+
+.PHONY: dataset
+dataset: ## Your own data on a running cluster: make dataset CSV=FILE (checked here, uploaded, preprocessed; the models retrain).
+	@test -n "$(CSV)" || { echo "usage: make dataset CSV=FILE (a time column and the 11 KPI columns)"; exit 2; }
+	$(GO) run ./tools/cmd/flts-dataset --kubeconfig $(CLUSTER_KUBECONFIG) --csv $(CSV)
 
 .PHONY: local
 local: ## The whole pipeline on this machine without Kubernetes, then the API on :8000.
