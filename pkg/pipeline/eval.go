@@ -46,8 +46,11 @@ type Promotion struct {
 }
 
 // Evaluator promotes the best model of the newest data version. Its
-// Evaluate calls are serialised so concurrent events cannot race on
-// current.json.
+// Evaluate calls are serialised so concurrent events of one process do not
+// race on current.json; against other processes (two eval pods, a rolling
+// update) current.json is written conditionally on the version read, so a
+// promotion decided on what another one has since replaced is never
+// written.
 type Evaluator struct {
 	Deps Deps
 	// Expected lists the model types that must all have trained (default model.Types).
@@ -55,8 +58,13 @@ type Evaluator struct {
 	mu       sync.Mutex
 }
 
-// ReasonAlreadyPromoted is EvalResult.Reason when the winner is already current.
-const ReasonAlreadyPromoted = "already promoted"
+// Reasons EvalResult.Reason gives for not promoting.
+const (
+	// ReasonAlreadyPromoted: the winner is already current.
+	ReasonAlreadyPromoted = "already promoted"
+	// ReasonStaleData: the event's data version is not the newest.
+	ReasonStaleData = "stale data version"
+)
 
 // EvalResult tells what Evaluate decided.
 type EvalResult struct {
@@ -81,7 +89,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 	}
 	if latest.ConfigHash != ev.ConfigHash {
 		log.Info("ignoring a model of stale data", "latest_config_hash", latest.ConfigHash)
-		return EvalResult{Reason: "stale data version"}, nil
+		return EvalResult{Reason: ReasonStaleData}, nil
 	}
 	expID, err := d.Tracker.GetOrCreateExperiment(ctx, Experiment)
 	if err != nil {
@@ -131,10 +139,29 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 	win := cands[0]
 	res := EvalResult{Candidate: cands}
 
-	prev, err := ReadPromotion(ctx, d.Store)
+	// current.json is written below only if it is still at prevVersion.
+	prev, prevVersion, err := readPromotionVersioned(ctx, d.Store)
 	hasPrev := err == nil
 	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
 		return res, err
+	}
+	if hasPrev && prev.ConfigHash != ev.ConfigHash {
+		// current.json names another data version: is it newer than ours?
+		// latest.json orders versions, and it is read again now, after
+		// current.json: whoever promoted that version did so after
+		// latest.json named it. If latest.json still names ours, the
+		// promoted version is older (or ours became the newest again) and
+		// may be replaced; if not, ours went stale while this ran.
+		latest, err := ReadLatestData(ctx, d.Store)
+		if err != nil {
+			return res, err
+		}
+		if latest.ConfigHash != ev.ConfigHash {
+			log.Info("not replacing the promotion of a newer data version", "promoted_config_hash", prev.ConfigHash,
+				"latest_config_hash", latest.ConfigHash)
+			res.Reason = ReasonStaleData
+			return res, nil
+		}
 	}
 	if hasPrev && prev.ConfigHash == ev.ConfigHash && prev.RunID == win.RunID {
 		if runsOf[win.RunID].Tag(TagPromoted) == "true" {
@@ -170,7 +197,16 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 	if err := d.Store.Put(ctx, objstore.BucketModelPromotion, histKey, body, "application/json"); err != nil {
 		return res, fmt.Errorf("failed to write promotion history: %w", err)
 	}
-	if err := d.Store.Put(ctx, objstore.BucketModelPromotion, CurrentKey, body, "application/json"); err != nil {
+	// Conditional on the version read: another evaluator (another pod)
+	// may have promoted since, a newer data version included. Its
+	// promotion stays; this event fails with a plain (retried) error, and
+	// its redelivery decides again on what is current then: the stale
+	// data check drops an older version, "already promoted" a same one.
+	err = d.Store.PutIfVersion(ctx, objstore.BucketModelPromotion, CurrentKey, body, "application/json", prevVersion)
+	if errors.Is(err, objstore.ErrVersionMismatch) {
+		return res, fmt.Errorf("failed to promote run %s: the current promotion changed meanwhile: %w", p.RunID, err)
+	}
+	if err != nil {
 		return res, fmt.Errorf("failed to write the current promotion: %w", err)
 	}
 	if hasPrev && prev.RunID != p.RunID {
@@ -237,4 +273,19 @@ func ReadPromotion(ctx context.Context, s objstore.Reader) (Promotion, error) {
 		return p, fmt.Errorf("failed to read the current promotion: %w", err)
 	}
 	return p, nil
+}
+
+// readPromotionVersioned is ReadPromotion with the version of the body
+// read, for writing current.json back only if it is unchanged. Before any
+// promotion it returns objstore.VersionAbsent and objstore.ErrNotFound.
+func readPromotionVersioned(ctx context.Context, s objstore.Store) (Promotion, string, error) {
+	var p Promotion
+	b, version, err := s.GetVersioned(ctx, objstore.BucketModelPromotion, CurrentKey)
+	if err != nil {
+		return p, objstore.VersionAbsent, fmt.Errorf("failed to read the current promotion: %w", err)
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, objstore.VersionAbsent, fmt.Errorf("failed to decode %s/%s: %w", objstore.BucketModelPromotion, CurrentKey, err)
+	}
+	return p, version, nil
 }

@@ -2,8 +2,11 @@ package dirstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -11,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/flts/flts-e2e/pkg/atomicfile"
 	"github.com/flts/flts-e2e/pkg/objstore"
@@ -20,8 +24,23 @@ import (
 // bucket name does, so it never shows up as a bucket.
 const tmpDirName = ".tmp"
 
+// lockDirName holds the lock files that make a write's compare and rename
+// one step against every other writer, in this process or another one on
+// the same directory. Like tmpDirName it is no bucket, so List never sees
+// a lock file.
+const lockDirName = ".locks"
+
+// lockStripes is how many lock files keys share (by hash of bucket and
+// key): a fixed handful of files, where a file per key would double the
+// files of a store of many objects. Two keys of one stripe only wait for
+// each other's rename.
+const lockStripes = 64
+
 // Store is a directory-backed objstore.Store. It is safe for concurrent use;
 // concurrent Puts to one key leave exactly one of the written bodies.
+// Writes to a key hold its lock file (flock) across the compare and the
+// rename, so PutIfVersion is a compare-and-swap against writers in other
+// processes too, and a plain Put cannot slip in between.
 type Store struct {
 	root   string
 	logger *slog.Logger
@@ -38,8 +57,10 @@ func New(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, tmpDirName), 0o755); err != nil {
-		return nil, fmt.Errorf("failed to create dirstore at %s: %w", dir, err)
+	for _, sub := range []string{tmpDirName, lockDirName} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("failed to create dirstore at %s: %w", dir, err)
+		}
 	}
 	return &Store{root: dir, logger: logger}, nil
 }
@@ -58,9 +79,23 @@ func (s *Store) EnsureBucket(ctx context.Context, bucket string) error {
 	return nil
 }
 
-// Put stores body under bucket/key atomically (temp file, fsync, rename).
-// The bucket must exist, as in S3.
+// Put stores body under bucket/key atomically (temp file, fsync, rename),
+// creating the bucket when missing (see objstore.Store).
 func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, contentType string) error {
+	return s.put(ctx, bucket, key, body, false, "")
+}
+
+// PutIfVersion stores body as Put does if the object's version (the hex
+// SHA-256 of its content, as GetVersioned returns it) is version, or if
+// the object is absent and version is objstore.VersionAbsent; otherwise it
+// writes nothing and the error wraps objstore.ErrVersionMismatch.
+func (s *Store) PutIfVersion(ctx context.Context, bucket, key string, body []byte, contentType, version string) error {
+	return s.put(ctx, bucket, key, body, true, version)
+}
+
+// put writes body under the key's lock; when conditional, only if the
+// object is at version, read under the same lock.
+func (s *Store) put(ctx context.Context, bucket, key string, body []byte, conditional bool, version string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
 	}
@@ -72,11 +107,79 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, conten
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
 	}
+	unlock, err := s.lock(bucket, key)
+	if err != nil {
+		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
+	}
+	defer unlock()
+	if conditional {
+		current, err := fileVersion(dst)
+		if err != nil {
+			return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
+		}
+		if current != version {
+			return fmt.Errorf("failed to put %s/%s: %w: expected %s, found %s",
+				bucket, key, objstore.ErrVersionMismatch, describeVersion(version), describeVersion(current))
+		}
+	}
 	if err := atomicfile.WriteVia(filepath.Join(s.root, tmpDirName), dst, body, 0o644); err != nil {
 		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
 	}
-	s.logger.Debug("put object", "bucket", bucket, "key", key, "size", len(body))
+	s.logger.Debug("put object", "bucket", bucket, "key", key, "size", len(body), "conditional", conditional)
 	return nil
+}
+
+// lock holds the lock file of bucket/key's stripe until the returned
+// function is called. flock locks belong to the open file, not the
+// process, so two goroutines of one process exclude each other as two
+// processes do. It does not heed ctx: a holder only compares and renames.
+func (s *Store) lock(bucket, key string) (unlock func(), err error) {
+	h := fnv.New32a()
+	h.Write([]byte(bucket + "/" + key))
+	name := filepath.Join(s.root, lockDirName, fmt.Sprintf("%02d.lock", h.Sum32()%lockStripes))
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open lock file: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("failed to lock %s: %w", name, err)
+	}
+	// Closing the file releases the lock.
+	return func() { f.Close() }, nil
+}
+
+// fileVersion is the version of the object stored at p, or
+// objstore.VersionAbsent when there is none.
+func fileVersion(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return objstore.VersionAbsent, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return contentVersion(b), nil
+}
+
+// contentVersion is an object's version: the hex SHA-256 of its content,
+// which a reader can compute from the very bytes it read.
+func contentVersion(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func describeVersion(v string) string {
+	if v == objstore.VersionAbsent {
+		return "no object"
+	}
+	return "version " + v
 }
 
 // Get returns the object's body; a missing object or bucket wraps
@@ -91,6 +194,17 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 		return nil, fmt.Errorf("failed to get %s/%s: %w", bucket, key, mapNotFound(err))
 	}
 	return b, nil
+}
+
+// GetVersioned returns the object's body and its version (the hex SHA-256
+// of that body); a missing object or bucket wraps objstore.ErrNotFound.
+// No lock is needed: a rename swaps the whole file, so one read sees one body.
+func (s *Store) GetVersioned(ctx context.Context, bucket, key string) ([]byte, string, error) {
+	b, err := s.Get(ctx, bucket, key)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, contentVersion(b), nil
 }
 
 // Stat describes the object; a missing object or bucket wraps

@@ -3,7 +3,10 @@ package dirstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +49,7 @@ func TestRejectsUnsafeKeys(t *testing.T) {
 
 func TestRejectsBadBuckets(t *testing.T) {
 	s := newStore(t)
-	for _, b := range []string{"", "ab", ".tmp", "../x", "Upper", "a/b", "-lead", "trail-"} {
+	for _, b := range []string{"", "ab", ".tmp", ".locks", "../x", "Upper", "a/b", "-lead", "trail-"} {
 		if err := s.EnsureBucket(context.Background(), b); err == nil {
 			t.Errorf("EnsureBucket(%q) succeeded, want an error", b)
 		}
@@ -78,4 +81,100 @@ func TestListDoesNotShowTempFiles(t *testing.T) {
 	if err != nil || len(objs) != 0 {
 		t.Fatalf("List = %+v, %v; want empty", objs, err)
 	}
+}
+
+// writerEnv makes the test binary, re-executed by
+// TestConditionalWritesExcludeOtherProcesses, one conditional writer:
+// "dir|version|body".
+const writerEnv = "FLTS_DIRSTORE_TEST_WRITER"
+
+// Exit codes of a writer process.
+const (
+	writerWon      = 0
+	writerMismatch = 3
+)
+
+// Writers in separate processes that all read the same version race on one
+// key: the lock file makes exactly one of them win, as it does for
+// goroutines (objstoretest's ConcurrentConditionalWritersOneWins).
+func TestConditionalWritesExcludeOtherProcesses(t *testing.T) {
+	if spec := os.Getenv(writerEnv); spec != "" {
+		os.Exit(runWriter(spec))
+	}
+	const writers = 4
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Put(ctx, "bkt", "current.json", []byte("initial"), ""); err != nil {
+		t.Fatal(err)
+	}
+	_, version, err := s.GetVersioned(ctx, "bkt", "current.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := make([]*exec.Cmd, writers)
+	starts := make([]io.WriteCloser, writers)
+	for i := range cmds {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestConditionalWritesExcludeOtherProcesses$")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|writer-%d", writerEnv, s.Root(), version, i))
+		cmd.Stderr = os.Stderr
+		if starts[i], err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	// Every writer waits for its stdin to close: release them together.
+	for _, w := range starts {
+		w.Close()
+	}
+	winner := -1
+	for i, cmd := range cmds {
+		err := cmd.Wait()
+		code := cmd.ProcessState.ExitCode()
+		switch {
+		case code == writerWon && winner >= 0:
+			t.Errorf("writers %d and %d both won", winner, i)
+		case code == writerWon:
+			winner = i
+		case code != writerMismatch:
+			t.Errorf("writer %d: %v, want a win or a version mismatch", i, err)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	if winner < 0 {
+		t.Fatal("no writer won")
+	}
+	got, err := s.Get(ctx, "bkt", "current.json")
+	if err != nil || string(got) != fmt.Sprintf("writer-%d", winner) {
+		t.Fatalf("current.json = %q, %v; want the winner's body writer-%d", got, err, winner)
+	}
+}
+
+// runWriter is one writer process: it waits for stdin to close, then writes
+// conditionally and exits writerWon, writerMismatch or 1.
+func runWriter(spec string) int {
+	parts := strings.SplitN(spec, "|", 3)
+	if len(parts) != 3 {
+		fmt.Fprintf(os.Stderr, "bad %s %q\n", writerEnv, spec)
+		return 1
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	s, err := New(parts[0], nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	err = s.PutIfVersion(context.Background(), "bkt", "current.json", []byte(parts[2]), "", parts[1])
+	switch {
+	case err == nil:
+		return writerWon
+	case errors.Is(err, objstore.ErrVersionMismatch):
+		return writerMismatch
+	}
+	fmt.Fprintln(os.Stderr, err)
+	return 1
 }

@@ -37,6 +37,13 @@ func Run(t *testing.T, s objstore.Store) {
 		{"ConcurrentPutsNeverTear", testConcurrentPuts},
 		{"ConcurrentEnsureBucket", testConcurrentEnsureBucket},
 		{"PutCreatesAMissingBucket", testPutCreatesMissingBucket},
+		{"GetVersionedMissingIsNotFound", testGetVersionedMissing},
+		{"GetVersionedNamesTheBody", testGetVersionedNamesTheBody},
+		{"CreateOnlySucceedsOnce", testCreateOnlySucceedsOnce},
+		{"UpdateNeedsTheCurrentVersion", testUpdateNeedsTheCurrentVersion},
+		{"UpdateOfAMissingObjectMismatches", testUpdateOfMissingObject},
+		{"ConcurrentConditionalWritersOneWins", testConcurrentConditionalWriters},
+		{"PutIfVersionCreatesAMissingBucket", testPutIfVersionCreatesMissingBucket},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -269,6 +276,157 @@ func testPutCreatesMissingBucket(t *testing.T, s objstore.Store, _ string) {
 	missing := uniqueBucket(t)
 	mustPut(t, s, missing, "after/restart.json", []byte(`{"ok":true}`))
 	if got := mustGet(t, s, missing, "after/restart.json"); string(got) != `{"ok":true}` {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func mustGetVersioned(t *testing.T, s objstore.Store, bucket, key string) ([]byte, string) {
+	t.Helper()
+	b, v, err := s.GetVersioned(context.Background(), bucket, key)
+	if err != nil {
+		t.Fatalf("GetVersioned(%s/%s): %v", bucket, key, err)
+	}
+	if v == objstore.VersionAbsent {
+		t.Fatalf("GetVersioned(%s/%s) returned the version of no object", bucket, key)
+	}
+	return b, v
+}
+
+func putIfVersion(s objstore.Store, bucket, key string, body []byte, version string) error {
+	return s.PutIfVersion(context.Background(), bucket, key, body, "application/json", version)
+}
+
+func testGetVersionedMissing(t *testing.T, s objstore.Store, bucket string) {
+	for _, b := range []string{bucket, bucket + "-absent"} {
+		if _, _, err := s.GetVersioned(context.Background(), b, "missing.json"); !errors.Is(err, objstore.ErrNotFound) {
+			t.Fatalf("GetVersioned(%s/missing.json) error = %v, want wrapping ErrNotFound", b, err)
+		}
+	}
+}
+
+// testGetVersionedNamesTheBody: the version is stable while the body is,
+// and changes with it.
+func testGetVersionedNamesTheBody(t *testing.T, s objstore.Store, bucket string) {
+	mustPut(t, s, bucket, "v/obj.json", []byte(`{"n":1}`))
+	b1, v1 := mustGetVersioned(t, s, bucket, "v/obj.json")
+	if string(b1) != `{"n":1}` {
+		t.Fatalf("GetVersioned body %q", b1)
+	}
+	if _, again := mustGetVersioned(t, s, bucket, "v/obj.json"); again != v1 {
+		t.Fatalf("version changed without a write: %q then %q", v1, again)
+	}
+	mustPut(t, s, bucket, "v/obj.json", []byte(`{"n":2}`))
+	b2, v2 := mustGetVersioned(t, s, bucket, "v/obj.json")
+	if string(b2) != `{"n":2}` || v2 == v1 {
+		t.Fatalf("after a Put: body %q version %q, want the new body and a version other than %q", b2, v2, v1)
+	}
+}
+
+// testCreateOnlySucceedsOnce: VersionAbsent writes only where there is no
+// object, an empty one included.
+func testCreateOnlySucceedsOnce(t *testing.T, s objstore.Store, bucket string) {
+	for _, first := range [][]byte{[]byte("first"), {}} {
+		key := fmt.Sprintf("create/%d", len(first))
+		if err := putIfVersion(s, bucket, key, first, objstore.VersionAbsent); err != nil {
+			t.Fatalf("create-only write of a new object: %v", err)
+		}
+		err := putIfVersion(s, bucket, key, []byte("second"), objstore.VersionAbsent)
+		if !errors.Is(err, objstore.ErrVersionMismatch) {
+			t.Fatalf("second create-only write of %s: %v, want wrapping ErrVersionMismatch", key, err)
+		}
+		t.Logf("refused create-only write: %v", err)
+		if got := mustGet(t, s, bucket, key); !bytes.Equal(got, first) {
+			t.Fatalf("%s holds %q after a refused write, want %q", key, got, first)
+		}
+	}
+}
+
+// testUpdateNeedsTheCurrentVersion: a write with the version read succeeds;
+// one with a version since replaced changes nothing.
+func testUpdateNeedsTheCurrentVersion(t *testing.T, s objstore.Store, bucket string) {
+	mustPut(t, s, bucket, "current.json", []byte(`{"run":"a"}`))
+	_, stale := mustGetVersioned(t, s, bucket, "current.json")
+	if err := putIfVersion(s, bucket, "current.json", []byte(`{"run":"b"}`), stale); err != nil {
+		t.Fatalf("write with the current version: %v", err)
+	}
+	_, fresh := mustGetVersioned(t, s, bucket, "current.json")
+	err := putIfVersion(s, bucket, "current.json", []byte(`{"run":"c"}`), stale)
+	if !errors.Is(err, objstore.ErrVersionMismatch) {
+		t.Fatalf("write with a stale version: %v, want wrapping ErrVersionMismatch", err)
+	}
+	t.Logf("refused stale write: %v", err)
+	body, v := mustGetVersioned(t, s, bucket, "current.json")
+	if string(body) != `{"run":"b"}` || v != fresh {
+		t.Fatalf("after the refused write: %q at %q, want %q at %q", body, v, `{"run":"b"}`, fresh)
+	}
+}
+
+// testUpdateOfMissingObject: the object read is gone, so the version is stale.
+func testUpdateOfMissingObject(t *testing.T, s objstore.Store, bucket string) {
+	mustPut(t, s, bucket, "elsewhere", []byte("x"))
+	_, v := mustGetVersioned(t, s, bucket, "elsewhere")
+	err := putIfVersion(s, bucket, "never-written", []byte("y"), v)
+	if !errors.Is(err, objstore.ErrVersionMismatch) {
+		t.Fatalf("versioned write of a missing object: %v, want wrapping ErrVersionMismatch", err)
+	}
+	t.Logf("refused write of a missing object: %v", err)
+	if _, err := s.Stat(context.Background(), bucket, "never-written"); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("a refused write created the object: %v", err)
+	}
+}
+
+// testConcurrentConditionalWriters: writers that all read the same version
+// (or all saw no object) race; exactly one wins and its body stays.
+func testConcurrentConditionalWriters(t *testing.T, s objstore.Store, bucket string) {
+	const writers = 8
+	mustPut(t, s, bucket, "update", []byte("initial"))
+	_, v := mustGetVersioned(t, s, bucket, "update")
+	for key, version := range map[string]string{"update": v, "create": objstore.VersionAbsent} {
+		bodies := make([][]byte, writers)
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range bodies {
+			bodies[i] = []byte(fmt.Sprintf(`{"writer":%d}`, i))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = putIfVersion(s, bucket, key, bodies[i], version)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("%s: writers %d and %d both won", key, winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, objstore.ErrVersionMismatch):
+				t.Fatalf("%s: writer %d: %v, want success or ErrVersionMismatch", key, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("%s: no writer won", key)
+		}
+		if got := mustGet(t, s, bucket, key); !bytes.Equal(got, bodies[winner]) {
+			t.Fatalf("%s holds %q, want the winner's %q", key, got, bodies[winner])
+		}
+	}
+	objs, err := s.List(context.Background(), bucket, "")
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("List after conditional writes = %+v, %v; want the two objects only", objs, err)
+	}
+}
+
+func testPutIfVersionCreatesMissingBucket(t *testing.T, s objstore.Store, _ string) {
+	missing := uniqueBucket(t)
+	if err := putIfVersion(s, missing, "current.json", []byte(`{"ok":true}`), objstore.VersionAbsent); err != nil {
+		t.Fatalf("create-only write to a missing bucket: %v", err)
+	}
+	if got := mustGet(t, s, missing, "current.json"); string(got) != `{"ok":true}` {
 		t.Fatalf("got %q", got)
 	}
 }

@@ -101,14 +101,54 @@ func (s *Store) EnsureBucket(ctx context.Context, bucket string) error {
 // Put uploads body as one object (a single PUT below minio-go's multipart
 // threshold, so it is all-or-nothing).
 func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, contentType string) error {
-	if contentType == "" {
-		contentType = "application/octet-stream"
+	if err := s.put(ctx, bucket, key, body, minio.PutObjectOptions{ContentType: contentType}); err != nil {
+		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
+	}
+	s.logger.Debug("put object", "bucket", bucket, "key", key, "size", len(body))
+	return nil
+}
+
+// PutIfVersion uploads body as Put does, on condition that the object's
+// ETag is version (If-Match) or, for objstore.VersionAbsent, that there is
+// no object (If-None-Match: *). The server checks the condition and writes
+// under its own object lock, so two writers that read the same version
+// cannot both succeed. A failed condition (412 PreconditionFailed, or 404
+// NoSuchKey for an If-Match on an object since deleted) wraps
+// objstore.ErrVersionMismatch. A write whose answer was lost and that
+// minio-go retried can fail its own condition: the caller then re-reads
+// and finds its body in place.
+func (s *Store) PutIfVersion(ctx context.Context, bucket, key string, body []byte, contentType, version string) error {
+	opts := minio.PutObjectOptions{ContentType: contentType}
+	if version == objstore.VersionAbsent {
+		opts.SetMatchETagExcept("*")
+	} else {
+		opts.SetMatchETag(version)
+	}
+	err := s.put(ctx, bucket, key, body, opts)
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case err == nil:
+	case resp.Code == minio.PreconditionFailed || resp.StatusCode == http.StatusPreconditionFailed,
+		version != objstore.VersionAbsent && resp.Code == minio.NoSuchKey:
+		return fmt.Errorf("failed to put %s/%s: %w: expected %s (%d %s: %s)",
+			bucket, key, objstore.ErrVersionMismatch, describeVersion(version), resp.StatusCode, resp.Code, resp.Message)
+	default:
+		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
+	}
+	s.logger.Debug("put object", "bucket", bucket, "key", key, "size", len(body), "if_version", version)
+	return nil
+}
+
+// put is one PutObject under the call timeout, repeated once after
+// re-creating the bucket when the bucket is missing (see objstore.Store).
+func (s *Store) put(ctx context.Context, bucket, key string, body []byte, opts minio.PutObjectOptions) error {
+	if opts.ContentType == "" {
+		opts.ContentType = "application/octet-stream"
 	}
 	put := func() error {
 		ctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
-		_, err := s.client.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)),
-			minio.PutObjectOptions{ContentType: contentType})
+		_, err := s.client.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)), opts)
 		return err
 	}
 	err := put()
@@ -119,11 +159,14 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, conten
 			err = put()
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("failed to put %s/%s: %w", bucket, key, err)
+	return err
+}
+
+func describeVersion(v string) string {
+	if v == objstore.VersionAbsent {
+		return "no object"
 	}
-	s.logger.Debug("put object", "bucket", bucket, "key", key, "size", len(body))
-	return nil
+	return "ETag " + v
 }
 
 // Get downloads the object; a missing object or bucket wraps
@@ -141,6 +184,30 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 		return nil, fmt.Errorf("failed to get %s/%s: %w", bucket, key, mapNotFound(err))
 	}
 	return b, nil
+}
+
+// GetVersioned downloads the object with its ETag. Both come from one GET
+// response, so the ETag is that of the body returned even when a writer
+// replaces the object meanwhile; a missing object or bucket wraps
+// objstore.ErrNotFound.
+func (s *Store) GetVersioned(ctx context.Context, bucket, key string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	// Core's GetObject is the single request, where Client's Object may
+	// stat and read in separate requests.
+	rc, info, _, err := minio.Core{Client: s.client}.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, "", fmt.Errorf("failed to get %s/%s: %w", bucket, key, mapNotFound(err))
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, "", fmt.Errorf("failed to get %s/%s: %w", bucket, key, err)
+	}
+	if info.ETag == "" {
+		return nil, "", fmt.Errorf("failed to get %s/%s: the server sent no ETag", bucket, key)
+	}
+	return b, info.ETag, nil
 }
 
 // Stat describes the object; a missing object or bucket wraps

@@ -60,7 +60,9 @@ func TestEveryCallEndsAtTheCallTimeout(t *testing.T) {
 	calls := map[string]func() error{
 		"EnsureBucket": func() error { return s.EnsureBucket(ctx, "bucket") },
 		"Put":          func() error { return s.Put(ctx, "bucket", "k", []byte("x"), "") },
+		"PutIfVersion": func() error { return s.PutIfVersion(ctx, "bucket", "k", []byte("x"), "", "") },
 		"Get":          func() error { _, err := s.Get(ctx, "bucket", "k"); return err },
+		"GetVersioned": func() error { _, _, err := s.GetVersioned(ctx, "bucket", "k"); return err },
 		"Stat":         func() error { _, err := s.Stat(ctx, "bucket", "k"); return err },
 		"List":         func() error { _, err := s.List(ctx, "bucket", ""); return err },
 	}
