@@ -218,11 +218,14 @@ func (r *repo) createRun(ctx context.Context, expID, runName, userID string, sta
 	}
 	applyTags(&run, tags)
 	applyTags(&run, []tracking.RunTag{{Key: tagRunName, Value: runName}})
-	if err := r.putJSON(ctx, runKey(expID, runID), run); err != nil {
-		return tracking.Run{}, fmt.Errorf("failed to store run: %w", err)
-	}
+	// The index goes first: a store failing between the two writes leaves
+	// an index entry to nothing (getRun: not found, search: not listed),
+	// never a run that search lists as RUNNING and no update can reach.
 	if err := r.store.Put(ctx, r.bucket, runIndexPrefix+runID, []byte(expID), "text/plain"); err != nil {
 		return tracking.Run{}, fmt.Errorf("failed to index run %s: %w", runID, err)
+	}
+	if err := r.putJSON(ctx, runKey(expID, runID), run); err != nil {
+		return tracking.Run{}, fmt.Errorf("failed to store run: %w", err)
 	}
 	return run, nil
 }
