@@ -146,7 +146,7 @@ fuzz: ## Fuzz the request parser and the tracking filter grammar, FUZZTIME each 
 	$(GO) test -run='^$$' -fuzz='^FuzzParseFilter$$' -fuzztime=$(FUZZTIME) ./pkg/tracking/server/
 
 .PHONY: test-integration
-test-integration: $(BIN)/minio ## The object-store adapter against a real MinIO built from its module.
+test-integration: $(BIN)/minio ## Against a real MinIO built from its module: the object-store adapter, tracking, and the pipeline with each dependency restarted mid-run.
 	FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/... ./pkg/pipeline/...
 
 ##@ Cluster and images

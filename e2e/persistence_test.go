@@ -24,31 +24,14 @@ var _ = Describe("Persistence: MinIO and NATS keep their data when their pods ar
 			Expect(err).NotTo(HaveOccurred(), "the chart's claim %s", claim)
 			Expect(pvc.Status.Phase).To(Equal(corev1.ClaimBound), "claim %s", claim)
 		}
-		natsPod := storePod(ctx, "nats")
-		before := jetStreamTotals(ctx, natsPod)
+		before := jetStreamTotals(ctx, storePod(ctx, "nats"))
 		Expect(before.Streams).To(BeNumerically(">", 0), "no JetStream stream before the restart")
 		Expect(before.Messages).To(BeNumerically(">", 0), "no event stored before the restart")
 
 		By("replacing the MinIO and NATS pods")
-		old := map[string]string{"minio": storePod(ctx, "minio"), "nats": natsPod}
-		for _, name := range old {
-			Expect(env.clientset.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())
-		}
 		replaced := map[string]string{}
-		for comp, was := range old {
-			Eventually(func(g Gomega) {
-				pods, err := env.clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + comp})
-				g.Expect(err).NotTo(HaveOccurred())
-				ready := 0
-				for i := range pods.Items {
-					p := &pods.Items[i]
-					if p.Name != was && p.DeletionTimestamp == nil && framework.PodReady(p) {
-						replaced[comp] = p.Name
-						ready++
-					}
-				}
-				g.Expect(ready).To(Equal(1), "one new Ready %s pod", comp)
-			}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+		for _, comp := range []string{"minio", "nats"} {
+			replaced[comp] = replacePod(ctx, comp)
 		}
 
 		By("reading the promotion and the streams back")
@@ -66,6 +49,29 @@ var _ = Describe("Persistence: MinIO and NATS keep their data when their pods ar
 		Expect(after.Messages).To(BeNumerically(">=", before.Messages), "stored events after the NATS restart")
 	})
 })
+
+// replacePod deletes the one pod of a single-replica component and waits
+// until its replacement is Ready; it returns the new pod's name.
+func replacePod(ctx context.Context, component string) string {
+	GinkgoHelper()
+	was := storePod(ctx, component)
+	Expect(env.clientset.CoreV1().Pods(env.cfg.Namespace).Delete(ctx, was, metav1.DeleteOptions{})).To(Succeed())
+	var now string
+	Eventually(func(g Gomega) {
+		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + component})
+		g.Expect(err).NotTo(HaveOccurred())
+		var ready []string
+		for i := range pods.Items {
+			if p := &pods.Items[i]; p.Name != was && framework.PodReady(p) {
+				ready = append(ready, p.Name)
+			}
+		}
+		g.Expect(ready).To(HaveLen(1), "one new Ready %s pod", component)
+		now = ready[0]
+	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+	GinkgoWriter.Printf("%s: pod %s replaced by %s\n", component, was, now)
+	return now
+}
 
 // storePod returns the one running pod of a store component.
 func storePod(ctx context.Context, component string) string {
@@ -102,21 +108,53 @@ func jetStreamTotals(ctx context.Context, pod string) jszTotals {
 
 func readJSZ(ctx context.Context, pod string) (jszTotals, error) {
 	var t jszTotals
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.proxy.PodURL(env.cfg.Namespace, pod, 8222)+"/jsz", nil)
+	return t, getJSZ(ctx, pod, "", &t)
+}
+
+// readStreams returns the message count of every JetStream stream.
+func readStreams(ctx context.Context, pod string) (map[string]uint64, error) {
+	var jsz struct {
+		Accounts []struct {
+			Streams []struct {
+				Name  string `json:"name"`
+				State struct {
+					Messages uint64 `json:"messages"`
+				} `json:"state"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	if err := getJSZ(ctx, pod, "?accounts=true&streams=true", &jsz); err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for _, a := range jsz.Accounts {
+		for _, s := range a.Streams {
+			out[s.Name] = s.State.Messages
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("/jsz of %s lists no stream", pod)
+	}
+	return out, nil
+}
+
+// getJSZ decodes NATS' /jsz (with query) from pod through the API proxy.
+func getJSZ(ctx context.Context, pod, query string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.proxy.PodURL(env.cfg.Namespace, pod, 8222)+"/jsz"+query, nil)
 	if err != nil {
-		return t, err
+		return err
 	}
 	resp, err := env.proxy.Client().Do(req)
 	if err != nil {
-		return t, fmt.Errorf("failed to get /jsz of %s: %w", pod, err)
+		return fmt.Errorf("failed to get /jsz of %s: %w", pod, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return t, fmt.Errorf("GET /jsz of %s: HTTP %d: %s", pod, resp.StatusCode, body)
+		return fmt.Errorf("GET /jsz of %s: HTTP %d: %s", pod, resp.StatusCode, body)
 	}
-	if err := json.Unmarshal(body, &t); err != nil {
-		return t, fmt.Errorf("failed to decode /jsz of %s: %w", pod, err)
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("failed to decode /jsz of %s: %w", pod, err)
 	}
-	return t, nil
+	return nil
 }
