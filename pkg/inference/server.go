@@ -385,6 +385,16 @@ func encodePredictions(reqID string, m Predictor, points []Point) ([]byte, error
 // in-flight requests for up to ShutdownGrace.
 func (s *Server) Serve(ctx context.Context, api, metricsLn net.Listener) error {
 	apiSrv := newHTTPServer(s.Handler(), s.cfg.RequestTimeout)
+	// Open client connections, for the drain below.
+	var open atomic.Int64
+	apiSrv.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- apiSrv.Serve(api) }()
 	var metricsSrv *http.Server
@@ -406,7 +416,20 @@ func (s *Server) Serve(ctx context.Context, api, metricsLn net.Listener) error {
 		case <-s.endDrain:
 		}
 	}
-	s.log.Info("shutting down: draining in-flight requests", "in_flight", s.limiter.InFlight(), "queued", s.limiter.QueueLength(), "grace", s.cfg.ShutdownGrace)
+	// While draining, every answer carries "Connection: close", so a client
+	// holding a keep-alive connection to this pod (pinned past the Service
+	// by conntrack) leaves after its next request. Give the last ones up to
+	// half the drain delay again before Shutdown closes what is still idle:
+	// closing a connection the client is writing its next request into is
+	// a reset the client sees as a failed request.
+	for wait := time.Now().Add(s.cfg.DrainDelay / 2); open.Load() > 0 && time.Now().Before(wait); {
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-s.endDrain:
+			wait = time.Now()
+		}
+	}
+	s.log.Info("shutting down: draining in-flight requests", "open_connections", open.Load(), "in_flight", s.limiter.InFlight(), "queued", s.limiter.QueueLength(), "grace", s.cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
 	err := apiSrv.Shutdown(sctx)
