@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -67,9 +68,10 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-// volumeDir checks the directory the provisioner names: absolute, clean and
-// at least two levels deep, so a misconfigured path can never make the
-// helper remove "/" or a top-level directory of the node.
+// volumeDir checks the directory the provisioner names: absolute, clean, at
+// least two levels deep and named as a volume, so a misconfigured path can
+// never make the helper remove "/", a top-level directory or the root of
+// every volume.
 func volumeDir(p string) (string, error) {
 	if p == "" {
 		return "", errors.New("-p is required")
@@ -82,6 +84,12 @@ func volumeDir(p string) (string, error) {
 	dir := filepath.Clean(p)
 	if filepath.Dir(dir) == "/" || dir == "/" {
 		return "", fmt.Errorf("-p %q is too close to the root to be a volume directory", p)
+	}
+	// The provisioner names a volume's directory after its volume
+	// (pvc-<uid>_<namespace>_<claim>): anything else, the volume root
+	// itself included, is not one volume and is never created or removed.
+	if !strings.HasPrefix(filepath.Base(dir), "pvc-") {
+		return "", fmt.Errorf("-p %q is not a volume directory (pvc-…)", p)
 	}
 	return dir, nil
 }

@@ -44,19 +44,20 @@ func TestRejectsBadInput(t *testing.T) {
 	}{
 		{[]string{"-a", "create"}, "-p is required"},
 		{[]string{"-p", "relative/dir", "-a", "create"}, "absolute"},
-		{[]string{"-p", tmp + "/a/../b", "-a", "create"}, "clean"},
+		{[]string{"-p", tmp + "/a/../pvc-b", "-a", "create"}, "clean"},
 		{[]string{"-p", "/", "-a", "delete"}, "too close to the root"},
 		{[]string{"-p", "/var", "-a", "delete"}, "too close to the root"},
-		{[]string{"-p", tmp + "/v", "-m", "Block", "-a", "create"}, "only Filesystem"},
-		{[]string{"-p", tmp + "/v", "-a", "resize"}, "create or delete"},
-		{[]string{"-p", tmp + "/v", "-a", "create", "extra"}, "unexpected arguments"},
+		{[]string{"-p", "/var/local-path-provisioner", "-a", "delete"}, "not a volume directory"},
+		{[]string{"-p", tmp + "/pvc-v", "-m", "Block", "-a", "create"}, "only Filesystem"},
+		{[]string{"-p", tmp + "/pvc-v", "-a", "resize"}, "create or delete"},
+		{[]string{"-p", tmp + "/pvc-v", "-a", "create", "extra"}, "unexpected arguments"},
 	} {
 		err := run(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
 		}
 	}
-	if _, err := os.Stat(tmp + "/v"); !os.IsNotExist(err) {
+	if _, err := os.Stat(tmp + "/pvc-v"); !os.IsNotExist(err) {
 		t.Error("a rejected call created the directory")
 	}
 }

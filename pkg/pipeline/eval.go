@@ -193,10 +193,6 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 	if err != nil {
 		return res, fmt.Errorf("failed to encode the promotion record: %w", err)
 	}
-	histKey := HistoryPrefix + p.PromotedAt.Format(time.RFC3339Nano) + "-" + p.RunID + ".json"
-	if err := d.Store.Put(ctx, objstore.BucketModelPromotion, histKey, body, "application/json"); err != nil {
-		return res, fmt.Errorf("failed to write promotion history: %w", err)
-	}
 	// Conditional on the version read: another evaluator (another pod)
 	// may have promoted since, a newer data version included. Its
 	// promotion stays; this event fails with a plain (retried) error, and
@@ -222,14 +218,25 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev events.Event) (EvalResult, 
 	return res, nil
 }
 
-// announce finishes a promotion whose current.json is written: it
-// publishes model-selected, then tags the run promoted=true, last, so the
+// announce finishes a promotion whose current.json is written: it writes
+// the history record (after the conditional write, so a pod that lost the
+// race leaves none; its key comes from the record, so a redelivery
+// rewrites the same one), publishes model-selected, then tags the run
+// promoted=true, last, so the
 // tag marks a promotion whose every step is done (a redelivery finds it
 // missing and calls announce again; both steps are idempotent). Any other
 // run of the data version still tagged promoted=true is untagged: at most
 // one promoted run per data version.
 func (e *Evaluator) announce(ctx context.Context, p Promotion, runs []tracking.Run) error {
 	d := e.Deps
+	body, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("failed to encode the promotion record: %w", err)
+	}
+	histKey := HistoryPrefix + p.PromotedAt.Format(time.RFC3339Nano) + "-" + p.RunID + ".json"
+	if err := d.Store.Put(ctx, objstore.BucketModelPromotion, histKey, body, "application/json"); err != nil {
+		return fmt.Errorf("failed to write promotion history: %w", err)
+	}
 	sel := events.Event{Operation: "Promoted: " + p.ModelType, Status: events.StatusSuccess, RunID: p.RunID,
 		ConfigHash: p.ConfigHash, ModelType: p.ModelType, Object: objstore.BucketModelPromotion + "/" + CurrentKey}
 	if err := d.publish(ctx, events.TopicModelSelected, sel); err != nil {

@@ -281,6 +281,10 @@ func TestTwoPodsOnOneVersionPromoteOnce(t *testing.T) {
 	if sel := e.selectedVersions(); len(sel) != 1 {
 		t.Fatalf("model-selected events for %v; want one", sel)
 	}
+	// The loser wrote no history: one record, the winner's.
+	if hist, err := e.store.List(t.Context(), objstore.BucketModelPromotion, HistoryPrefix); err != nil || len(hist) != 1 {
+		t.Fatalf("history records %v, %v; want one (the winner's)", hist, err)
+	}
 	if r := e.tracker.get(won.RunID); r.Tag(TagPromoted) != "true" || r.Info.Status != tracking.StatusFinished {
 		t.Fatalf("winner %s: promoted=%q status %s", won.RunID, r.Tag(TagPromoted), r.Info.Status)
 	}

@@ -201,7 +201,13 @@ func trainRun(ctx context.Context, d Deps, cfg TrainConfig, run tracking.Run, da
 		log.Info(msg, args...)
 	})
 	if err != nil {
-		if ctx.Err() != nil { // interrupted (shutdown): worth a redelivery
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The handler's deadline: this training takes longer than a
+			// handler may, and a redelivery would run out the same way, so
+			// it is the model's failure, not an interruption to resume.
+			return fmt.Errorf("%w: %s: training exceeded the handler deadline: %w", ErrModelFailed, cfg.ModelType, err)
+		}
+		if ctx.Err() != nil { // cancelled (shutdown): worth a redelivery
 			return fmt.Errorf("failed to train %s: %w", cfg.ModelType, err)
 		}
 		return fmt.Errorf("%w: %s: %w", ErrModelFailed, cfg.ModelType, err)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flts/flts-e2e/pkg/events"
 	"github.com/flts/flts-e2e/pkg/model"
 	"github.com/flts/flts-e2e/pkg/objstore"
+	"github.com/flts/flts-e2e/pkg/preprocess"
 	"github.com/flts/flts-e2e/pkg/score"
 	"github.com/flts/flts-e2e/pkg/tracking"
 )
@@ -99,5 +101,49 @@ func TestARunningRunWithOtherParamsIsKilledNotResumed(t *testing.T) {
 	}
 	if st := e.tracker.get(res.RunID).Info.Status; st != tracking.StatusFinished {
 		t.Fatalf("the new run is %s, want FINISHED", st)
+	}
+}
+
+// A training cut by the handler's deadline is the model's failure (a
+// redelivery would run out the same way): FAILED, announced, not resumed
+// forever. A shutdown's cancellation stays an interruption.
+func TestATrainingPastTheHandlerDeadlineFails(t *testing.T) {
+	for name, tc := range map[string]struct {
+		ctx        func() (context.Context, context.CancelFunc)
+		wantFailed bool
+	}{
+		"deadline": {func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Now())
+		}, true},
+		"shutdown": {func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			if _, err := Preprocess(context.Background(), e.deps, smallData); err != nil {
+				t.Fatal(err)
+			}
+			dataEv := e.bus.on(events.TopicTrainingData)[0]
+			blocked := func(ctx context.Context, _ string, _ *preprocess.Processed, _ map[string]string, _ func(string, ...any)) (TrainOutput, error) {
+				<-ctx.Done()
+				return TrainOutput{}, ctx.Err()
+			}
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			res, err := Train(ctx, e.deps, TrainConfig{ModelType: model.TypeGRU, Train: blocked}, dataEv)
+			if got := errors.Is(err, ErrModelFailed); got != tc.wantFailed {
+				t.Fatalf("Train = %v, ErrModelFailed %v, want %v", err, got, tc.wantFailed)
+			}
+			want := tracking.StatusRunning
+			if tc.wantFailed {
+				want = tracking.StatusFailed
+			}
+			if st := e.tracker.get(res.RunID).Info.Status; st != want {
+				t.Fatalf("run %s is %s, want %s", res.RunID, st, want)
+			}
+		})
 	}
 }

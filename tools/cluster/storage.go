@@ -108,8 +108,11 @@ func (c *Cluster) installStorage(ctx context.Context, imgs StorageImages) error 
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		if d.Status.ReadyReplicas < 1 {
-			return false, fmt.Sprintf("local-path-provisioner %d/1 ready", d.Status.ReadyReplicas), nil
+		// The current template's pod, not the one a reused cluster ran
+		// before this apply.
+		if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < 1 || d.Status.ReadyReplicas < 1 ||
+			d.Status.Replicas > d.Status.UpdatedReplicas {
+			return false, fmt.Sprintf("local-path-provisioner rolling out: %d updated, %d ready of %d", d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.Replicas), nil
 		}
 		return true, "", nil
 	})
