@@ -10,7 +10,7 @@ import (
 )
 
 // Suite-wide guard, asserted after every spec of every area: no container
-// of the release's long-running pods (those of its Deployments) restarted
+// of the release's long-running pods (its Deployments and StatefulSets) restarted
 // or was OOMKilled since the set-up finished. A crash-looping tracking
 // server or an inference pod killed for memory would otherwise hide behind
 // retries and a green area. Job pods (preprocess may restart while its
@@ -37,7 +37,7 @@ type containerRestarts struct {
 
 // deploymentRestarts returns, by "pod/container" (pod UID included, so a
 // replaced pod is a new entry), the restart state of every container of the
-// release's Deployment pods.
+// release's Deployment and StatefulSet pods.
 func deploymentRestarts(ctx context.Context) (map[string]containerRestarts, error) {
 	pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -45,7 +45,7 @@ func deploymentRestarts(ctx context.Context) (map[string]containerRestarts, erro
 	}
 	out := map[string]containerRestarts{}
 	for _, pod := range pods.Items {
-		if !ownedByReplicaSet(&pod) {
+		if !longRunning(&pod) {
 			continue
 		}
 		for _, cs := range pod.Status.ContainerStatuses {
@@ -59,9 +59,11 @@ func deploymentRestarts(ctx context.Context) (map[string]containerRestarts, erro
 	return out, nil
 }
 
-func ownedByReplicaSet(pod *corev1.Pod) bool {
+// longRunning: a pod of a Deployment (through its ReplicaSet) or of a
+// StatefulSet (the stores), not of a Job.
+func longRunning(pod *corev1.Pod) bool {
 	for _, o := range pod.OwnerReferences {
-		if o.Kind == "ReplicaSet" {
+		if o.Kind == "ReplicaSet" || o.Kind == "StatefulSet" {
 			return true
 		}
 	}

@@ -51,41 +51,48 @@ var _ = Describe("Persistence: MinIO and NATS keep their data when their pods ar
 })
 
 // replacePod deletes the one pod of a single-replica component and waits
-// until its replacement is Ready; it returns the new pod's name.
+// until its replacement is Ready; it returns the new pod's name. Pods are
+// told apart by UID: a StatefulSet's replacement has the old one's name.
 func replacePod(ctx context.Context, component string) string {
 	GinkgoHelper()
-	was := storePod(ctx, component)
-	Expect(env.clientset.CoreV1().Pods(env.cfg.Namespace).Delete(ctx, was, metav1.DeleteOptions{})).To(Succeed())
+	was := onePod(ctx, component)
+	Expect(env.clientset.CoreV1().Pods(env.cfg.Namespace).Delete(ctx, was.Name,
+		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &was.UID}})).To(Succeed())
 	var now string
 	Eventually(func(g Gomega) {
 		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + component})
 		g.Expect(err).NotTo(HaveOccurred())
 		var ready []string
 		for i := range pods.Items {
-			if p := &pods.Items[i]; p.Name != was && framework.PodReady(p) {
+			if p := &pods.Items[i]; p.UID != was.UID && framework.PodReady(p) {
 				ready = append(ready, p.Name)
 			}
 		}
 		g.Expect(ready).To(HaveLen(1), "one new Ready %s pod", component)
 		now = ready[0]
 	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
-	GinkgoWriter.Printf("%s: pod %s replaced by %s\n", component, was, now)
+	GinkgoWriter.Printf("%s: pod %s (uid %s) replaced by %s\n", component, was.Name, was.UID, now)
 	return now
 }
 
-// storePod returns the one running pod of a store component.
+// storePod returns the name of the one running pod of a component.
 func storePod(ctx context.Context, component string) string {
+	GinkgoHelper()
+	return onePod(ctx, component).Name
+}
+
+func onePod(ctx context.Context, component string) corev1.Pod {
 	GinkgoHelper()
 	pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + component})
 	Expect(err).NotTo(HaveOccurred())
-	var names []string
+	var live []corev1.Pod
 	for _, p := range pods.Items {
 		if p.DeletionTimestamp == nil {
-			names = append(names, p.Name)
+			live = append(live, p)
 		}
 	}
-	Expect(names).To(HaveLen(1), "%s pods", component)
-	return names[0]
+	Expect(live).To(HaveLen(1), "%s pods", component)
+	return live[0]
 }
 
 // jszTotals are the server-wide JetStream figures of NATS' monitoring

@@ -96,6 +96,12 @@ func dumpObjects(ctx context.Context, c kubernetes.Interface, ns, dir string) er
 		"services":    func() (runtime.Object, error) { return c.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}) },
 		"deployments": func() (runtime.Object, error) { return c.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{}) },
 		"jobs":        func() (runtime.Object, error) { return c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{}) },
+		"statefulsets": func() (runtime.Object, error) {
+			return c.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+		},
+		"pvcs": func() (runtime.Object, error) {
+			return c.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
+		},
 		"hpas": func() (runtime.Object, error) {
 			return c.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
 		},
