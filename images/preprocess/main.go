@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/flts/flts-e2e/pkg/config"
@@ -20,8 +21,9 @@ import (
 
 type options struct {
 	config.Common
-	rows int
-	seed int64
+	rows   int
+	seed   int64
+	rawKey string
 }
 
 func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) {
@@ -31,6 +33,7 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	o.Common.Register(fs, getenv)
 	fs.IntVar(&o.rows, "rows", dataset.DefaultRows, "rows of the raw dataset generated when dataset/raw/kpis.csv is absent")
 	fs.Int64Var(&o.seed, "seed", preprocess.DefaultConfig().Seed, "seed of that generation (part of the data version's config hash)")
+	fs.StringVar(&o.rawKey, "raw-key", pipeline.RawKey, "the raw CSV's key in the dataset bucket (make dataset passes its upload's); only the default one is generated when absent")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -40,6 +43,9 @@ func parse(args []string, getenv config.Getenv, out io.Writer) (options, error) 
 	}
 	if o.rows < 100 || o.rows > 10_000_000 {
 		errs = append(errs, fmt.Errorf("--rows must be in [100, 10000000], got %d", o.rows))
+	}
+	if k := o.rawKey; k == "" || strings.HasPrefix(k, "/") || strings.Contains(k, "..") || !strings.HasSuffix(k, ".csv") {
+		errs = append(errs, fmt.Errorf("--raw-key must be a relative key ending in .csv, got %q", k))
 	}
 	if o.seed < 0 {
 		errs = append(errs, fmt.Errorf("--seed must be non-negative, got %d", o.seed))
@@ -62,7 +68,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	cfg := preprocess.DefaultConfig()
 	cfg.Seed = o.seed
 	res, err := pipeline.Preprocess(ctx, pipeline.Deps{Store: conns.Store, Events: conns.Bus, Logger: log},
-		pipeline.PreprocessConfig{Rows: o.rows, Seed: uint64(o.seed), Config: cfg})
+		pipeline.PreprocessConfig{Rows: o.rows, Seed: uint64(o.seed), Config: cfg, RawKey: o.rawKey})
 	if err != nil {
 		return err
 	}

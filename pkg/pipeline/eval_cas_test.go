@@ -108,7 +108,7 @@ var casMetrics = map[string]score.Metrics{
 func (e *env) newDataVersion(t *testing.T, seed uint64) (string, events.Event) {
 	t.Helper()
 	ctx := t.Context()
-	if err := PutDataset(ctx, e.store, csvOf(t, 400, seed), smallData.Config); err != nil {
+	if err := PutDataset(ctx, e.store, RawKey, csvOf(t, 400, seed), smallData.Config); err != nil {
 		t.Fatal(err)
 	}
 	res, err := Preprocess(ctx, e.deps, smallData)

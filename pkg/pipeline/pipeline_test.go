@@ -113,7 +113,7 @@ func TestANewDatasetIsANewDataVersionAndTheSameOneIsReused(t *testing.T) {
 		raw    []byte
 		reused bool
 	}{{"first", first, false}, {"second", second, false}, {"first again", first, true}} {
-		if err := PutDataset(ctx, e.store, step.raw, smallData.Config); err != nil {
+		if err := PutDataset(ctx, e.store, RawKey, step.raw, smallData.Config); err != nil {
 			t.Fatal(err)
 		}
 		res, err := Preprocess(ctx, e.deps, smallData)
@@ -150,7 +150,7 @@ func TestPutDatasetRefusesABadCSVAndStoresNothing(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			e, ctx := newEnv(t), context.Background()
-			err := PutDataset(ctx, e.store, []byte(tc.csv), smallData.Config)
+			err := PutDataset(ctx, e.store, RawKey, []byte(tc.csv), smallData.Config)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want an error containing %q, got %v", tc.want, err)
 			}
@@ -470,5 +470,35 @@ func TestReplayingEveryEventTwiceInReverseOrderKeepsThePromotion(t *testing.T) {
 	}
 	if promoted != 1 {
 		t.Fatalf("%d runs tagged promoted=true, want 1", promoted)
+	}
+}
+
+// An upload is preprocessed from its own key, leaving the default dataset
+// alone; a named upload that is missing is an error, never generated data.
+func TestPreprocessReadsANamedUpload(t *testing.T) {
+	e, ctx := newEnv(t), context.Background()
+	upload := csvOf(t, 400, 7)
+	key := UploadKey(upload)
+	cfg := smallData
+	cfg.RawKey = key
+	if _, err := Preprocess(ctx, e.deps, cfg); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("a missing upload: %v, want not found", err)
+	}
+	if _, err := e.store.Stat(ctx, objstore.BucketDataset, key); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("a missing upload was generated in its place: %v", err)
+	}
+	if err := PutDataset(ctx, e.store, key, upload, smallData.Config); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Preprocess(ctx, e.deps, cfg)
+	if err != nil || res.Generated {
+		t.Fatalf("Preprocess = %+v, %v", res, err)
+	}
+	p, err := LoadProcessed(ctx, e.store, res.ConfigHash)
+	if err != nil || p.Config.RawSHA256 != RawDigest(upload) {
+		t.Fatalf("the version does not name the upload: %v", err)
+	}
+	if _, err := e.store.Stat(ctx, objstore.BucketDataset, RawKey); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("the default dataset was written: %v", err)
 	}
 }

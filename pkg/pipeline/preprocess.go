@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,10 @@ type PreprocessConfig struct {
 	Rows   int    // rows generated when no raw CSV exists (0: the original's 15,927)
 	Seed   uint64 // seed of that generation
 	Config preprocess.Config
+	// RawKey is the raw CSV in BucketDataset (default RawKey, generated
+	// when absent). A user's upload has a key of its own (UploadKey), so
+	// two uploads never race on one object; such a key must exist.
+	RawKey string
 }
 
 // LatestData is processed-data/latest.json: the newest data version, which
@@ -88,14 +93,20 @@ func RawDigest(raw []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// rawDataset returns the raw CSV, generating and storing it when absent.
+// rawDataset returns the raw CSV, generating and storing it when the
+// default one is absent.
 func rawDataset(ctx context.Context, d Deps, cfg PreprocessConfig) (raw []byte, generated bool, err error) {
-	raw, err = d.Store.Get(ctx, objstore.BucketDataset, RawKey)
+	key := cmp.Or(cfg.RawKey, RawKey)
+	raw, err = d.Store.Get(ctx, objstore.BucketDataset, key)
 	switch {
 	case err == nil:
 		return raw, false, nil
 	case !errors.Is(err, objstore.ErrNotFound):
-		return nil, false, fmt.Errorf("failed to read %s/%s: %w", objstore.BucketDataset, RawKey, err)
+		return nil, false, fmt.Errorf("failed to read %s/%s: %w", objstore.BucketDataset, key, err)
+	case key != RawKey:
+		// A named upload that is not there: generating data in its
+		// place would train on something the user never gave.
+		return nil, false, fmt.Errorf("raw dataset %s/%s not found", objstore.BucketDataset, key)
 	}
 	d.log().Info("raw dataset absent: generating it", "rows", cfg.Rows, "seed", cfg.Seed)
 	frame, err := dataset.Generate(dataset.GenerateConfig{Rows: cfg.Rows, Seed: cfg.Seed})
@@ -126,17 +137,22 @@ func CheckDataset(raw []byte, cfg preprocess.Config) error {
 	return nil
 }
 
-// PutDataset checks a user's raw CSV (CheckDataset) and stores it as the
-// dataset the next preprocessing run reads.
-func PutDataset(ctx context.Context, s objstore.Store, raw []byte, cfg preprocess.Config) error {
+// PutDataset checks a user's raw CSV (CheckDataset) and stores it at key
+// in BucketDataset: RawKey for the dataset the next default preprocessing
+// run reads, UploadKey for a run that names it.
+func PutDataset(ctx context.Context, s objstore.Store, key string, raw []byte, cfg preprocess.Config) error {
 	if err := CheckDataset(raw, cfg); err != nil {
 		return err
 	}
-	if err := s.Put(ctx, objstore.BucketDataset, RawKey, raw, "text/csv"); err != nil {
+	if err := s.Put(ctx, objstore.BucketDataset, key, raw, "text/csv"); err != nil {
 		return fmt.Errorf("failed to store the dataset: %w", err)
 	}
 	return nil
 }
+
+// UploadKey is where an uploaded raw CSV is kept: named by its digest, so
+// the same file is one object and two files never overwrite each other.
+func UploadKey(raw []byte) string { return "raw/uploads/" + RawDigest(raw) + ".csv" }
 
 func process(ctx context.Context, d Deps, cfg preprocess.Config, raw []byte, hash string) error {
 	log := d.log()

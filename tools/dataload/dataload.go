@@ -1,6 +1,7 @@
 // Package dataload brings a user's dataset into a running release: it
 // checks the CSV on this machine (nothing is stored when a line is bad),
-// uploads it to the release's MinIO through a port-forward (no extra image,
+// uploads it under its digest (two uploads never race on one object) to
+// the release's MinIO through a port-forward (no extra image,
 // no exposed port: S3 signatures do not survive the API server's service
 // proxy, which rewrites the path) and starts a preprocessing Job from the
 // release's own Job template. The new data version then flows through
@@ -16,11 +17,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -60,6 +63,8 @@ type Options struct {
 type Result struct {
 	// Digest is the CSV's sha256, part of the data version it yields.
 	Digest string
+	// Key is where the CSV is stored in the dataset bucket.
+	Key string
 	// Job is the preprocessing Job started for it.
 	Job string
 }
@@ -107,15 +112,16 @@ func Load(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := pipeline.PutDataset(ctx, store, opts.CSV, cfg); err != nil {
+	key := pipeline.UploadKey(opts.CSV)
+	if err := pipeline.PutDataset(ctx, store, key, opts.CSV, cfg); err != nil {
 		return Result{}, err
 	}
-	job, err := startPreprocess(ctx, cs, template)
+	job, err := startPreprocess(ctx, cs, template, key)
 	if err != nil {
 		return Result{}, err
 	}
 	log.Info("preprocessing started", "job", job)
-	return Result{Digest: pipeline.RawDigest(opts.CSV), Job: job}, nil
+	return Result{Digest: pipeline.RawDigest(opts.CSV), Key: key, Job: job}, nil
 }
 
 // Check reports, with its line and column, what makes csv unusable for
@@ -127,13 +133,19 @@ func Check(csv []byte, cfg preprocess.Config) error {
 	return nil
 }
 
-// startPreprocess creates a Job running the release Job's pod template; the
-// name and the Job's own selector labels are left to the API server.
-func startPreprocess(ctx context.Context, cs kubernetes.Interface, from *batchv1.Job) (string, error) {
+// startPreprocess creates a Job running the release Job's pod template on
+// the upload at rawKey (its preprocess container gets --raw-key); the name
+// and the Job's own selector labels are left to the API server.
+func startPreprocess(ctx context.Context, cs kubernetes.Interface, from *batchv1.Job, rawKey string) (string, error) {
 	tmpl := *from.Spec.Template.DeepCopy()
 	for _, k := range []string{"controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"} {
 		delete(tmpl.Labels, k)
 	}
+	i := slices.IndexFunc(tmpl.Spec.Containers, func(c corev1.Container) bool { return c.Name == PreprocessJob })
+	if i < 0 {
+		return "", fmt.Errorf("job %s/%s has no %q container to run", from.Namespace, from.Name, PreprocessJob)
+	}
+	tmpl.Spec.Containers[i].Args = append(tmpl.Spec.Containers[i].Args, "--raw-key="+rawKey)
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: PreprocessJob + "-", Labels: from.Labels},
 		Spec:       batchv1.JobSpec{BackoffLimit: from.Spec.BackoffLimit, TTLSecondsAfterFinished: from.Spec.TTLSecondsAfterFinished, Template: tmpl},
@@ -158,8 +170,16 @@ func WaitJob(ctx context.Context, cfg *rest.Config, namespace, name string, log 
 	// own: the caller's context (Ctrl-C) ends it.
 	err = wait.PollUntilContextCancel(ctx, 5*time.Second, true, func(ctx context.Context) (bool, error) {
 		j, err := cs.BatchV1().Jobs(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, fmt.Errorf("failed to read Job %s: %w", name, err)
+		switch {
+		case apierrors.IsNotFound(err):
+			return false, fmt.Errorf("job %s is gone (deleted, or reaped by its TTL before it finished?)", name)
+		case err != nil:
+			// One failed read (an API server restart, a timeout) is not
+			// the Job's failure: say so and read again at the next poll.
+			if log != nil {
+				log.Warn("failed to read the preprocessing Job; retrying", "job", name, "error", err)
+			}
+			return false, nil
 		}
 		for _, c := range j.Status.Conditions {
 			if c.Status != corev1.ConditionTrue {

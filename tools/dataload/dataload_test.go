@@ -2,6 +2,7 @@ package dataload
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func TestStartPreprocessCopiesTheReleaseTemplate(t *testing.T) {
 		created.Name = created.GenerateName + "x1"
 		return true, created, nil
 	})
-	name, err := startPreprocess(context.Background(), cs, from)
+	name, err := startPreprocess(context.Background(), cs, from, "raw/uploads/abc.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +62,9 @@ func TestStartPreprocessCopiesTheReleaseTemplate(t *testing.T) {
 	}
 	if got := created.Spec.Template.Labels; len(got) != 1 || got[labelName] != "preprocess" {
 		t.Errorf("template labels %v: the old Job's selector labels must go (the API server sets new ones)", got)
+	}
+	if args := created.Spec.Template.Spec.Containers[0].Args; !slices.Equal(args, []string{"--raw-key=raw/uploads/abc.csv"}) {
+		t.Errorf("preprocess args %q, want the upload's key", args)
 	}
 	if *created.Spec.BackoffLimit != backoff || *created.Spec.TTLSecondsAfterFinished != ttl ||
 		created.Spec.Template.Spec.Containers[0].Image != "flts.local/preprocess:e2e" {

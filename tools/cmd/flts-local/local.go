@@ -150,7 +150,7 @@ func setup(ctx context.Context, o options, out io.Writer, log *slog.Logger) (_ *
 		if err != nil {
 			return nil, fmt.Errorf("failed to read --csv: %w", err)
 		}
-		if err := pipeline.PutDataset(ctx, l.store, raw, pcfg); err != nil {
+		if err := pipeline.PutDataset(ctx, l.store, pipeline.RawKey, raw, pcfg); err != nil {
 			return nil, fmt.Errorf("dataset %s refused: %w", o.csv, err)
 		}
 		fmt.Fprintf(out, "  dataset %s (sha256 %.12s)\n", o.csv, pipeline.RawDigest(raw))
