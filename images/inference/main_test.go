@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/flts/flts-e2e/pkg/config"
+	"github.com/flts/flts-e2e/pkg/loadgen"
 )
 
 var env = config.MapEnv(map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b", "POD_NAME": "inference-0"})
@@ -23,5 +24,18 @@ func TestParse(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %s", err, want)
 		}
+	}
+}
+
+// The load generator drops idle connections before a stopping pod closes
+// its own (pkg/loadgen.IdleConnTimeout): the default drain delay must stay
+// above it, or evictions cost requests again.
+func TestDrainDelayOutlastsTheLoadGeneratorsIdleConnections(t *testing.T) {
+	o, err := parse(nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.server.DrainDelay <= loadgen.IdleConnTimeout {
+		t.Fatalf("drain delay %s, the load generator keeps idle connections %s", o.server.DrainDelay, loadgen.IdleConnTimeout)
 	}
 }

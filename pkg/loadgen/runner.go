@@ -162,6 +162,16 @@ func endpointsFor(rawURL, mix string) []endpoint {
 	return []endpoint{predict}
 }
 
+// IdleConnTimeout closes a pooled connection idle this long. It is below
+// the inference server's drain delay (5 s): a pod told to stop answers
+// "Connection: close" to every request it still gets, and closes the
+// connections that stayed idle only after that delay; a client that drops
+// its own idle ones sooner never sends a request into a connection the
+// server is closing (HTTP/1.1 keep-alive gives no other way to avoid that
+// race). The same rule as for a load balancer's idle timeout against its
+// backends' keep-alive.
+const IdleConnTimeout = 4 * time.Second
+
 // NewHTTPClient returns a client with a connection pool sized for users.
 func NewHTTPClient(users int, timeout time.Duration) *http.Client {
 	return &http.Client{
@@ -171,7 +181,7 @@ func NewHTTPClient(users int, timeout time.Duration) *http.Client {
 			DialContext:         (&net.Dialer{Timeout: min(timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:        users + 16,
 			MaxIdleConnsPerHost: users + 16,
-			IdleConnTimeout:     90 * time.Second,
+			IdleConnTimeout:     IdleConnTimeout,
 		},
 		// A redirect would send load somewhere else: report it as is.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
