@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -137,6 +139,27 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Client: env.clientset, Namespace: cfg.Namespace, Name: "inference", MinReady: 2,
 		Timeout: RolloutTimeout, Poll: Poll,
 	})
+	// Ready pods are not yet a programmed Service: kube-proxy adds their
+	// endpoints a moment later, and a request through the NodePort in that
+	// moment ends in EOF. The areas start once the user's path (host →
+	// NodePort → Service) reaches every Ready pod.
+	By("waiting for NodePort 30080 to reach every Ready inference pod")
+	Eventually(func(g Gomega) {
+		pods, err := env.clientset.CoreV1().Pods(cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
+		g.Expect(err).NotTo(HaveOccurred())
+		answered := map[string]bool{}
+		for range 20 {
+			_, resp, err := env.inference.Health(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(resp.Status).To(Equal(http.StatusOK))
+			answered[resp.ServedBy] = true
+		}
+		for i := range pods.Items {
+			if p := &pods.Items[i]; framework.PodReady(p) {
+				g.Expect(answered).To(HaveKey(p.Name), "Ready pod %s not reached through the NodePort", p.Name)
+			}
+		}
+	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
 	baseline, err := deploymentRestarts(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	env.restartBaseline = map[string]int32{}
