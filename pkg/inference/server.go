@@ -59,6 +59,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// ModelRunHeader carries, on every successful /predict answer, the run id
+// of the model that computed it.
+const ModelRunHeader = "X-Model-Run-Id"
+
 // Server is the inference API.
 type Server struct {
 	cfg       Config
@@ -284,6 +288,9 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		// The run that answered, also in the body: a client (the load
+		// generator) can follow model switches per pod without parsing it.
+		w.Header().Set(ModelRunHeader, m.RunID())
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 	case <-ctx.Done():

@@ -92,6 +92,9 @@ func TestPredictSuccess(t *testing.T) {
 	if r.code != 200 || r.body["status"] != "SUCCESS" || r.body["run_id"] != "run-1" || r.body["model_type"] != "GRU" || r.body["req_id"] == "" {
 		t.Fatalf("unexpected response %d %v", r.code, r.body)
 	}
+	if got := r.header.Get(ModelRunHeader); got != "run-1" {
+		t.Errorf("%s = %q, want the answering run run-1", ModelRunHeader, got)
+	}
 	preds := r.body["predictions"].([]any)
 	if len(preds) != 2 {
 		t.Fatalf("got %d predictions, want 2", len(preds))

@@ -28,6 +28,11 @@ const (
 	MixMixed = "mixed"
 )
 
+// ModelRunHeader is the inference server's header naming the model run
+// that computed an answer (pkg/inference.ModelRunHeader; a test keeps them
+// equal without linking the server into the generator).
+const ModelRunHeader = "X-Model-Run-Id"
+
 // predictBody is what the original's users sent.
 var predictBody = []byte(`{"inference_length":1}`)
 
@@ -73,6 +78,13 @@ func WithHTTPClient(c *http.Client) Option {
 	return func(r *runner) { r.client = c }
 }
 
+// WithStop ends the run early, as if its duration had passed, once stop
+// is closed: requests in flight complete and count. For a load that must
+// last until something happens rather than for a fixed time.
+func WithStop(stop <-chan struct{}) Option {
+	return func(r *runner) { r.stop = stop }
+}
+
 // withSleep replaces waiting so tests can see ramp-up and think delays.
 func withSleep(f func(ctx context.Context, d time.Duration) error) Option {
 	return func(r *runner) { r.sleep = f }
@@ -93,8 +105,9 @@ type runner struct {
 	sleep     func(ctx context.Context, d time.Duration) error
 	endpoints []endpoint
 	rec       *recorder
-	started   atomic.Int64 // requests reserved against MaxRequests
-	active    atomic.Int64 // users running
+	stop      <-chan struct{} // see WithStop
+	started   atomic.Int64    // requests reserved against MaxRequests
+	active    atomic.Int64    // users running
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -209,6 +222,15 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (Summary, error) {
 	// the ones in flight at the deadline still complete and count.
 	stopCtx, stop := context.WithDeadline(ctx, start.Add(cfg.Duration))
 	defer stop()
+	if r.stop != nil {
+		go func() {
+			select {
+			case <-r.stop:
+				stop()
+			case <-stopCtx.Done():
+			}
+		}()
+	}
 
 	var wg sync.WaitGroup
 	for i := range cfg.Users {
@@ -337,6 +359,7 @@ type outcome struct {
 	detail    string // the error or status behind a failure
 	throttled bool
 	servedBy  string
+	modelRun  string
 }
 
 // classify maps a response or error onto the Summary's causes.
@@ -368,7 +391,7 @@ func classifyCause(resp *http.Response, err error) outcome {
 		}
 		return outcome{failure: "other"}
 	}
-	o := outcome{servedBy: resp.Header.Get("X-Served-By")}
+	o := outcome{servedBy: resp.Header.Get("X-Served-By"), modelRun: resp.Header.Get(ModelRunHeader)}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		o.throttled = true
@@ -442,7 +465,21 @@ func (r *recorder) record(at time.Time, latency time.Duration, o outcome) {
 		if o.servedBy != "" {
 			r.s.ServedBy[o.servedBy]++
 		}
+		if o.servedBy != "" && o.modelRun != "" {
+			r.recordModel(o.servedBy, o.modelRun, at.Add(-latency), at)
+		}
 	}
+}
+
+// recordModel extends the span of pod's answers from run; r.mu is held.
+func (r *recorder) recordModel(pod, run string, sent, answered time.Time) {
+	if r.s.ServedModels == nil {
+		r.s.ServedModels = map[string]map[string]ModelSpan{}
+	}
+	if r.s.ServedModels[pod] == nil {
+		r.s.ServedModels[pod] = map[string]ModelSpan{}
+	}
+	r.s.ServedModels[pod][run] = r.s.ServedModels[pod][run].merge(ModelSpan{Answers: 1, FirstAnswered: answered, LastSent: sent})
 }
 
 func (r *recorder) counts() (requests, failures int) {

@@ -222,3 +222,26 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestWithStopEndsTheRunEarlyAndKeepsItsResult(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Served-By", "inference-0")
+	}))
+	defer srv.Close()
+	stop := make(chan struct{})
+	done := make(chan Summary)
+	go func() {
+		s, err := Run(context.Background(), Config{URL: srv.URL + "/predict", Users: 2, Duration: time.Hour,
+			ThinkMin: time.Millisecond, ThinkMax: time.Millisecond}, WithStop(stop))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	s := <-done
+	if s.Requests == 0 || s.FailureCount() != 0 || s.ServedBy["inference-0"] != s.Successes {
+		t.Fatalf("stopped run: %d requests, failures %v, served_by %v", s.Requests, s.Failures, s.ServedBy)
+	}
+}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -43,6 +44,10 @@ type Summary struct {
 	// ServedBy counts successful (2xx) answers per pod, from the
 	// X-Served-By header; 429s and failures are not "served".
 	ServedBy map[string]int `json:"served_by"`
+	// ServedModels follows model switches: per pod, per model run (the
+	// inference server's ModelRunHeader), the successful answers and
+	// their span. Answers without the header are not counted here.
+	ServedModels map[string]map[string]ModelSpan `json:"served_models,omitempty"`
 
 	Histogram Histogram `json:"histogram"`
 	Timeline  []Second  `json:"timeline"`
@@ -57,6 +62,54 @@ type Second struct {
 	Throttled int           `json:"throttled"`
 	P95       time.Duration `json:"p95_ns"`
 	Histogram Histogram     `json:"histogram"`
+}
+
+// ModelSpan is what one pod answered with one model run.
+type ModelSpan struct {
+	Answers int `json:"answers"`
+	// FirstAnswered is when the earliest answer of this run was received.
+	FirstAnswered time.Time `json:"first_answered"`
+	// LastSent is when the latest request this run answered was sent.
+	LastSent time.Time `json:"last_sent"`
+}
+
+func (m ModelSpan) merge(o ModelSpan) ModelSpan {
+	if m.Answers == 0 {
+		return o
+	}
+	m.Answers += o.Answers
+	if o.FirstAnswered.Before(m.FirstAnswered) {
+		m.FirstAnswered = o.FirstAnswered
+	}
+	if o.LastSent.After(m.LastSent) {
+		m.LastSent = o.LastSent
+	}
+	return m
+}
+
+// MixedModels lists the answers that break a model switch: once a client
+// has received a pod's first answer from a run, every request sent after
+// that moment was admitted after the switch, so an answer from a run the
+// pod served earlier means the pod went back or serves two models at once.
+// Requests sent before the switch may finish on the old model (the server
+// lets running requests end on the model they started with).
+func (s Summary) MixedModels() []string {
+	var out []string
+	for _, pod := range slices.Sorted(maps.Keys(s.ServedModels)) {
+		runs := s.ServedModels[pod]
+		order := slices.SortedFunc(maps.Keys(runs), func(a, b string) int {
+			return runs[a].FirstAnswered.Compare(runs[b].FirstAnswered)
+		})
+		for i, older := range order {
+			for _, newer := range order[i+1:] {
+				if switched := runs[newer].FirstAnswered; runs[older].LastSent.After(switched) {
+					out = append(out, fmt.Sprintf("pod %s answered a request sent at %s with run %s, after its first answer from run %s at %s",
+						pod, runs[older].LastSent.Format(time.RFC3339Nano), older, newer, switched.Format(time.RFC3339Nano)))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // FailureCount is the total of Failures.
@@ -135,6 +188,17 @@ func Merge(parts ...Summary) Summary {
 		}
 		for k, v := range p.ServedBy {
 			out.ServedBy[k] += v
+		}
+		for pod, runs := range p.ServedModels {
+			if out.ServedModels == nil {
+				out.ServedModels = map[string]map[string]ModelSpan{}
+			}
+			if out.ServedModels[pod] == nil {
+				out.ServedModels[pod] = map[string]ModelSpan{}
+			}
+			for run, span := range runs {
+				out.ServedModels[pod][run] = out.ServedModels[pod][run].merge(span)
+			}
 		}
 		out.Histogram.Merge(&p.Histogram)
 		for _, sec := range p.Timeline {
