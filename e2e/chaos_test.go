@@ -38,6 +38,15 @@ const (
 	// sees none; 1 % is a few seconds of one pod's share, far below a
 	// service that throttles to survive.
 	Max429Share = 0.01
+	// ModelUpdateLoad is the load of the model-update scenario: the
+	// ramp-up, the upload and preprocessing, the three trainings and eval
+	// (promotion 2-10 s after preprocessing here, 2026-11-28), the
+	// replicas' switch (event-driven, else their 15 s poll), and
+	// SwitchUnderLoad more: about 50 s, doubled.
+	ModelUpdateLoad = 2 * time.Minute
+	// SwitchUnderLoad: after the last replica switched, the load goes on at
+	// least this long, so answers of the new run from every pod are seen.
+	SwitchUnderLoad = 15 * time.Second
 )
 
 var _ = Describe("Chaos: the checklist holds while pods go away", Label("Chaos"), Ordered, func() {
@@ -104,85 +113,131 @@ var _ = Describe("Chaos: the checklist holds while pods go away", Label("Chaos")
 		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
 		expectServedThrough(load.wait(), "the rolling restart")
 	})
+
+	It("switches every replica to a newly promoted model under load, never mixing versions in a pod", func(ctx SpecContext) {
+		waitForReplicas(ctx, periods, periods.MinReplicas)
+		before := currentPromotion(ctx)
+		// The load first, the new data once every user runs: the e2e
+		// pipeline promotes within seconds of the upload, so an upload
+		// before the load would switch the pods during the ramp-up (seen
+		// 2026-11-28: 107 answers from the earlier run).
+		load := startLoad(ctx, ModelUpdateLoad)
+		loadEnds := time.Now().Add(ModelUpdateLoad)
+		waitUntil(ctx, time.Now().Add(LoadRampUp))
+		uploadNewDataset(ctx)
+		uploaded := time.Now()
+		promo := waitForNewPromotion(ctx, before)
+		By("waiting for every inference replica to serve run " + promo.RunID)
+		expectEveryReplicaServes(ctx, promo.RunID)
+		GinkgoWriter.Printf("every replica serves the new run %s after the upload\n", time.Since(uploaded).Round(time.Second))
+		Expect(time.Until(loadEnds)).To(BeNumerically(">=", SwitchUnderLoad),
+			"the load would end %s after the last replica switched: the switch was not seen under load (raise ModelUpdateLoad)", time.Until(loadEnds).Round(time.Second))
+		res := load.wait()
+		expectServedThrough(res, "the model update")
+		answers := map[string]int{}
+		for _, runs := range res.ServedModels {
+			for run, span := range runs {
+				answers[run] += span.Answers
+			}
+		}
+		GinkgoWriter.Printf("answers by run: %v\n", answers)
+		Expect(answers).To(HaveKeyWithValue(before.RunID, BeNumerically(">", 0)), "answers from the earlier run %s under load: the switch happened before the load", before.RunID)
+		Expect(answers).To(HaveKeyWithValue(promo.RunID, BeNumerically(">", 0)), "answers from the promoted run %s", promo.RunID)
+		Expect(answers).To(HaveLen(2), "answers from runs other than the earlier and the promoted one")
+		Expect(res.MixedModels()).To(BeEmpty(), "a pod answered with the earlier run after it had switched")
+	})
 })
 
 // A Describe of its own (not Ordered with the load scenarios): it needs
 // neither their periods nor their load, and one of them failing must not
 // skip it.
 var _ = Describe("Chaos: a pipeline run survives its dependencies being replaced", Label("Chaos"), func() {
-	It("completes a pipeline run while NATS, MinIO and tracking are replaced one at a time", func(ctx SpecContext) {
-		before := currentPromotion(ctx)
-		dlqBefore := deadLetters(ctx)
-		tc := trackingClient()
-		expID, err := tc.GetOrCreateExperiment(ctx, "flts")
-		Expect(err).NotTo(HaveOccurred())
-		// Runs of any data version but the promoted one: the new version's.
-		newRuns := func(g Gomega) []tracking.Run {
-			runs, err := tc.SearchRuns(ctx, []string{expID}, "tags.config_hash != '"+before.ConfigHash+"'", nil)
-			g.Expect(err).NotTo(HaveOccurred())
-			return runs
-		}
-
-		By("bringing a new dataset (a new data version) into the release")
-		frame, err := dataset.Generate(dataset.GenerateConfig{Rows: dataset.DefaultRows, Seed: uint64(time.Now().UnixNano())})
-		Expect(err).NotTo(HaveOccurred())
-		var csv bytes.Buffer
-		Expect(dataset.WriteCSV(&csv, frame)).To(Succeed())
-		loaded, err := dataload.Load(ctx, dataload.Options{Config: env.klient.RESTConfig(), Namespace: env.cfg.Namespace, CSV: csv.Bytes(), Logger: env.log})
-		Expect(err).NotTo(HaveOccurred())
-		GinkgoWriter.Printf("dataset sha256 %s, preprocessing Job %s\n", loaded.Digest, loaded.Job)
-		// Each replacement at a stage of the run: the broker while the
-		// data is preprocessed and announced, the object store while the
-		// models train, tracking while the last ones finish and eval runs.
-		start := time.Now()
-		By("replacing the nats pod while the new data is preprocessed")
-		replacePod(ctx, "nats")
-		Eventually(func(g Gomega) {
-			g.Expect(newRuns(g)).NotTo(BeEmpty(), "no training of the new data version started")
-		}).WithContext(ctx).WithTimeout(PipelineTimeout).WithPolling(Poll).Should(Succeed())
-		By("replacing the minio pod while the models train")
-		replacePod(ctx, "minio")
-		Eventually(func(g Gomega) {
-			g.Expect(newRuns(g)).To(ContainElement(WithTransform(func(r tracking.Run) string { return r.Info.Status }, Equal(tracking.StatusFinished))),
-				"no training of the new data version finished")
-		}).WithContext(ctx).WithTimeout(PipelineTimeout).WithPolling(Poll).Should(Succeed())
-		By("replacing the tracking pod while the last models finish and eval runs")
-		replacePod(ctx, "tracking")
-		lastReplaced := time.Now()
-
-		By("waiting for the promotion of the new data version")
-		var promo framework.Promotion
-		Eventually(func(g Gomega) {
-			p, found, err := framework.GetPromotion(ctx, env.proxy, env.cfg.Namespace)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(found).To(BeTrue())
-			g.Expect(p.ConfigHash).NotTo(Equal(before.ConfigHash), "still the promotion of the earlier data version")
-			promo = p
-		}).WithContext(ctx).WithTimeout(PipelineTimeout).WithPolling(Poll).Should(Succeed())
-		GinkgoWriter.Printf("promoted %s (%s) of data version %.12s, %s after the first replacement, %s after the last\n",
-			promo.RunID, promo.ModelType, promo.ConfigHash, time.Since(start).Round(time.Second), time.Since(lastReplaced).Round(time.Second))
-
-		// The promotion's last step (the tag) may still be retried against
-		// the new tracking pod: wait for it, then hold the run to account.
-		Eventually(func(g Gomega) {
-			runs, err := tc.SearchRuns(ctx, []string{expID}, "tags.config_hash = '"+promo.ConfigHash+"'", nil)
-			g.Expect(err).NotTo(HaveOccurred())
-			perType, promoted := map[string]int{}, 0
-			for _, r := range runs {
-				g.Expect(r.Info.Status).To(Equal(tracking.StatusFinished), "run %s (%s) of the new data version", r.Info.RunID, r.Tag("model_type"))
-				perType[r.Tag("model_type")]++
-				if r.Tag("promoted") == "true" {
-					promoted++
-				}
-			}
-			for _, typ := range model.Types {
-				g.Expect(perType[typ]).To(Equal(1), "%s runs of the new data version (an outage must resume a run, not start a second)", typ)
-			}
-			g.Expect(promoted).To(Equal(1), "runs tagged promoted=true for the new data version")
-		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
-		Expect(deadLetters(ctx)).To(Equal(dlqBefore), "events dead-lettered during the run")
-	})
+	// One pipeline run per dependency. The e2e pipeline trains and
+	// promotes in about 15 s, less than three replacements take one after
+	// the other (6-8 s each), so a single run cannot hold all three: the
+	// third came after the promotion and proved nothing (seen 2026-11-28).
+	// Each dependency is replaced the moment the new data is preprocessed,
+	// while the trainings run.
+	for _, dep := range []string{"nats", "minio", "tracking"} {
+		It(fmt.Sprintf("completes a pipeline run while the %s pod is replaced mid-run", dep), func(ctx SpecContext) {
+			before := currentPromotion(ctx)
+			dlqBefore := deadLetters(ctx)
+			uploadNewDataset(ctx)
+			// A replacement after the promotion would prove nothing: say
+			// so instead of passing.
+			Expect(currentPromotion(ctx).ConfigHash).To(Equal(before.ConfigHash),
+				"the new data version was promoted before %s could be replaced: this run no longer exercises its restart", dep)
+			By(fmt.Sprintf("replacing the %s pod while the models train", dep))
+			replaced := time.Now()
+			replacePod(ctx, dep)
+			promo := waitForNewPromotion(ctx, before)
+			GinkgoWriter.Printf("promotion %s after the %s pod was deleted\n", time.Since(replaced).Round(time.Second), dep)
+			expectOnePromotedRunPerType(ctx, promo.ConfigHash)
+			Expect(deadLetters(ctx)).To(Equal(dlqBefore), "events dead-lettered during the run")
+		})
+	}
 })
+
+// expectOnePromotedRunPerType waits until the data version's runs are
+// settled, then holds them to account: one finished run per model type
+// (an outage must resume a run, not start a second) and exactly one
+// promoted. The promotion's last step (the tag) may still be retried
+// against a new tracking pod, hence the wait.
+func expectOnePromotedRunPerType(ctx context.Context, configHash string) {
+	GinkgoHelper()
+	tc := trackingClient()
+	expID, err := tc.GetOrCreateExperiment(ctx, "flts")
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func(g Gomega) {
+		runs, err := tc.SearchRuns(ctx, []string{expID}, "tags.config_hash = '"+configHash+"'", nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		perType, promoted := map[string]int{}, 0
+		for _, r := range runs {
+			g.Expect(r.Info.Status).To(Equal(tracking.StatusFinished), "run %s (%s) of the new data version", r.Info.RunID, r.Tag("model_type"))
+			perType[r.Tag("model_type")]++
+			if r.Tag("promoted") == "true" {
+				promoted++
+			}
+		}
+		for _, typ := range model.Types {
+			g.Expect(perType[typ]).To(Equal(1), "%s runs of the new data version", typ)
+		}
+		g.Expect(promoted).To(Equal(1), "runs tagged promoted=true for the new data version")
+	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+}
+
+// uploadNewDataset brings a freshly generated dataset (a new data
+// version) into the release the way `make dataset` does, and returns once
+// it is preprocessed: the trainings start next.
+func uploadNewDataset(ctx context.Context) {
+	GinkgoHelper()
+	By("bringing a new dataset (a new data version) into the release")
+	frame, err := dataset.Generate(dataset.GenerateConfig{Rows: dataset.DefaultRows, Seed: uint64(time.Now().UnixNano())})
+	Expect(err).NotTo(HaveOccurred())
+	var csv bytes.Buffer
+	Expect(dataset.WriteCSV(&csv, frame)).To(Succeed())
+	loaded, err := dataload.Load(ctx, dataload.Options{Config: env.klient.RESTConfig(), Namespace: env.cfg.Namespace, CSV: csv.Bytes(), Logger: env.log})
+	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("dataset sha256 %s, preprocessing Job %s\n", loaded.Digest, loaded.Job)
+}
+
+// waitForNewPromotion waits for eval to promote a data version other than
+// before's.
+func waitForNewPromotion(ctx context.Context, before framework.Promotion) framework.Promotion {
+	GinkgoHelper()
+	By("waiting for the promotion of the new data version")
+	start := time.Now()
+	var promo framework.Promotion
+	Eventually(func(g Gomega) {
+		p, found, err := framework.GetPromotion(ctx, env.proxy, env.cfg.Namespace)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(found).To(BeTrue())
+		g.Expect(p.ConfigHash).NotTo(Equal(before.ConfigHash), "still the promotion of the earlier data version")
+		promo = p
+	}).WithContext(ctx).WithTimeout(PipelineTimeout).WithPolling(Poll).Should(Succeed())
+	GinkgoWriter.Printf("promoted %s (%s) of data version %.12s after %s\n", promo.RunID, promo.ModelType, promo.ConfigHash, time.Since(start).Round(time.Second))
+	return promo
+}
 
 // deadLetters counts the messages of the DLQ stream, read from NATS'
 // monitoring endpoint.
@@ -209,6 +264,7 @@ type asyncLoad struct {
 func startLoad(ctx context.Context, d time.Duration) *asyncLoad {
 	By(fmt.Sprintf("applying %d users for %s", ChaosUsers, d))
 	l := &asyncLoad{done: make(chan struct{})}
+	name := fmt.Sprintf("chaos-%du-%d", ChaosUsers, time.Now().Unix())
 	// A spec that fails early still waits for its load to end (the spec's
 	// context is cancelled first, which stops it and deletes its Job).
 	DeferCleanup(func() { <-l.done })
@@ -216,8 +272,22 @@ func startLoad(ctx context.Context, d time.Duration) *asyncLoad {
 		defer GinkgoRecover()
 		defer close(l.done)
 		l.res, l.err = loadtest.Run(ctx, loadtest.Input{Client: env.clientset, Namespace: env.cfg.Namespace,
-			Image: env.images.Ref("loadgen"), Users: ChaosUsers, Workers: LoadWorkers, Duration: d, RampUp: LoadRampUp, Logger: env.log})
+			Image: env.images.Ref("loadgen"), Users: ChaosUsers, Workers: LoadWorkers, Duration: d, RampUp: LoadRampUp, Logger: env.log, Name: name})
 	}()
+	// The caller's schedule (evictions, a restart) counts from the moment
+	// the users start, not from the Job's creation: pod start-up takes
+	// seconds of the ramp-up otherwise.
+	Eventually(func(g Gomega) {
+		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + name})
+		g.Expect(err).NotTo(HaveOccurred())
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		g.Expect(running).To(Equal(LoadWorkers), "load-generator pods running")
+	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(time.Second).Should(Succeed())
 	return l
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"math"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -62,43 +63,7 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 
 	It("serves the promoted model from every inference pod", func(ctx SpecContext) {
 		promo := currentPromotion(ctx)
-		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
-		Expect(err).NotTo(HaveOccurred())
-		// Every replica counts, Ready or not: a pod that never loads the
-		// model must fail here, not be skipped. Pods already terminating
-		// (an earlier scale-down) are going away and are not replicas.
-		checked := 0
-		for i := range pods.Items {
-			pod := &pods.Items[i]
-			if pod.DeletionTimestamp != nil {
-				continue
-			}
-			client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}
-			gone := false
-			Eventually(func(g Gomega) {
-				// A scale-down may remove the pod while it is checked: a
-				// replica that went away is not one that lacks the model.
-				cur, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-				if apierrors.IsNotFound(err) || (err == nil && cur.DeletionTimestamp != nil) {
-					gone = true
-					return
-				}
-				g.Expect(err).NotTo(HaveOccurred())
-				h, resp, err := client.Health(ctx)
-				g.Expect(err).NotTo(HaveOccurred())
-				g.Expect(resp.Status).To(Equal(200))
-				g.Expect(h.ModelReady).To(BeTrue(), "pod %s model_ready", pod.Name)
-				g.Expect(h.ModelVersion).To(Equal(promo.RunID), "pod %s serves another run", pod.Name)
-				g.Expect(h.Pod).To(Equal(pod.Name))
-			}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
-			if !gone {
-				checked++
-			}
-		}
-		dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(checked).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
-			"checked %d inference pods, the Deployment wants %d", checked, ptr.Deref(dep.Spec.Replicas, 1))
+		checked := expectEveryReplicaServes(ctx, promo.RunID)
 		Expect(checked).To(BeNumerically(">=", 2), "the checklist's two replicas")
 
 		p, resp, err := env.inference.Predict(ctx, 1)
@@ -114,3 +79,47 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 		Expect(dataset.KPIs()).To(HaveLen(11))
 	})
 })
+
+// expectEveryReplicaServes waits until every inference replica, Ready or
+// not, reports runID on /healthz, and returns how many pods it checked
+// (asserted to be at least the Deployment's replicas). Every replica
+// counts: a pod that never loads the model must fail here, not be
+// skipped. Pods already terminating (a scale-down) are not replicas.
+func expectEveryReplicaServes(ctx context.Context, runID string) int {
+	GinkgoHelper()
+	pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
+	Expect(err).NotTo(HaveOccurred())
+	checked := 0
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}
+		gone := false
+		Eventually(func(g Gomega) {
+			// A scale-down may remove the pod while it is checked: a
+			// replica that went away is not one that lacks the model.
+			cur, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) || (err == nil && cur.DeletionTimestamp != nil) {
+				gone = true
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			h, resp, err := client.Health(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(resp.Status).To(Equal(200))
+			g.Expect(h.ModelReady).To(BeTrue(), "pod %s model_ready", pod.Name)
+			g.Expect(h.ModelVersion).To(Equal(runID), "pod %s serves another run", pod.Name)
+			g.Expect(h.Pod).To(Equal(pod.Name))
+		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+		if !gone {
+			checked++
+		}
+	}
+	dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(checked).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
+		"checked %d inference pods, the Deployment wants %d", checked, ptr.Deref(dep.Spec.Replicas, 1))
+	return checked
+}
