@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -26,7 +31,85 @@ var _ = AfterEach(func(ctx SpecContext) {
 		Expect(c.restarts).To(BeNumerically("<=", env.restartBaseline[id]), "container %s restarted since the set-up (last state %+v)", id, c.last)
 		Expect(c.oomKilled).To(BeFalse(), "container %s was OOMKilled", id)
 	}
+
+	// Warning events since the previous check (each is reported once, by
+	// the spec during which it happened).
+	since := env.eventsSince
+	env.eventsSince = time.Now()
+	warnings, err := warningEvents(ctx, since)
+	Expect(err).NotTo(HaveOccurred())
+	var unexpected []string
+	for _, e := range warnings {
+		if !allowedWarning(e) {
+			unexpected = append(unexpected, fmt.Sprintf("%s %s/%s: %s (x%d)", e.Reason, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message, max(e.Count, 1)))
+		}
+	}
+	Expect(unexpected).To(BeEmpty(), "unexpected Warning events in the release's namespace")
+
+	// The HPA can act and has the metrics to: a broken metrics pipeline
+	// or a missing scale target shows here even when no load ran.
+	hpa, err := env.clientset.AutoscalingV2().HorizontalPodAutoscalers(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	for _, want := range []autoscalingv2.HorizontalPodAutoscalerConditionType{autoscalingv2.AbleToScale, autoscalingv2.ScalingActive} {
+		i := slices.IndexFunc(hpa.Status.Conditions, func(c autoscalingv2.HorizontalPodAutoscalerCondition) bool { return c.Type == want })
+		Expect(i).To(BeNumerically(">=", 0), "the HPA has no %s condition: %+v", want, hpa.Status.Conditions)
+		c := hpa.Status.Conditions[i]
+		Expect(c.Status).To(Equal(corev1.ConditionTrue), "HPA %s is %s: %s (%s)", want, c.Status, c.Reason, c.Message)
+	}
 }, NodeTimeout(RequestTimeout))
+
+// allowedWarning tells the warnings that are the system working from
+// defects:
+//   - a failed readiness probe is readiness doing its job (a pod before its
+//     model loads, a pod draining, a dependency restarting);
+//   - the HPA finding no metrics yet for pods that just started (its first
+//     sync after a scale-up, an eviction or a restart comes before
+//     metrics-server's first scrape of them). A metrics API that is down
+//     says otherwise ("unable to fetch metrics"), and one that stays
+//     without figures turns ScalingActive false, which the guard checks.
+//
+// Everything else (BackOff, failed liveness probes, FailedScheduling,
+// FailedMount, image errors, other HPA errors) is a defect.
+func allowedWarning(e corev1.Event) bool {
+	switch {
+	case e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Readiness probe failed"):
+		return true
+	case (e.Reason == "FailedGetResourceMetric" || e.Reason == "FailedComputeMetricsReplicas") &&
+		(strings.Contains(e.Message, "did not receive metrics for targeted pods") || strings.Contains(e.Message, "no metrics returned from resource metrics API")):
+		return true
+	}
+	return false
+}
+
+// warningEvents lists the namespace's Warning events last seen after t.
+func warningEvents(ctx context.Context, t time.Time) ([]corev1.Event, error) {
+	events, err := env.clientset.CoreV1().Events(env.cfg.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Event
+	for _, e := range events.Items {
+		if lastSeen(e).After(t) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// lastSeen is when an event last happened, from whichever of the legacy
+// and the events.k8s.io fields its reporter filled. The legacy timestamps
+// have second precision: an event in the second a check ran may be
+// reported by two specs, never by none.
+func lastSeen(e corev1.Event) time.Time {
+	t := e.LastTimestamp.Time
+	if e.Series != nil && e.Series.LastObservedTime.After(t) {
+		t = e.Series.LastObservedTime.Time
+	}
+	if e.EventTime.After(t) {
+		t = e.EventTime.Time
+	}
+	return t.Add(time.Second)
+}
 
 // containerRestarts is what the guard reads of one container.
 type containerRestarts struct {
