@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
@@ -49,6 +50,8 @@ type suiteEnv struct {
 	// restartBaseline is each Deployment container's restart count when
 	// the set-up finished (see guards_test.go).
 	restartBaseline map[string]int32
+	// eventsSince is when the guard last read Warning events.
+	eventsSince time.Time
 }
 
 var env *suiteEnv
@@ -123,6 +126,13 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		helmArgs = append(helmArgs, "-f", f)
 	}
 	helmArgs = append(helmArgs, "--set", "image.tag="+cfg.ImageTag)
+	if cfg.ReuseCluster {
+		// Reuse keeps the cluster, never the release: see ResetNamespace.
+		By("removing the release a previous run left on the reused cluster")
+		framework.ResetNamespace(ctx, framework.ResetNamespaceInput{
+			Client: env.clientset, Namespace: cfg.Namespace, Timeout: NamespaceResetTimeout, Poll: Poll, Logger: log})
+	}
+	installed := time.Now()
 	Expect(env.helm.UpgradeInstall(ctx, HelmTimeout, helmArgs...)).To(Succeed())
 
 	By("waiting for preprocess, training and the first promotion")
@@ -133,6 +143,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Timeout:   PipelineTimeout,
 		Poll:      Poll,
 		Logger:    log,
+		NotBefore: installed,
 	})
 	By("waiting for the inference Deployment to serve the promoted model")
 	framework.WaitForDeploymentReady(ctx, framework.WaitForDeploymentInput{
@@ -166,8 +177,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	for id, c := range baseline {
 		env.restartBaseline[id] = c.restarts
 	}
+	env.eventsSince = time.Now()
 	env.setUp = true
-}, NodeTimeout(ClusterUpTimeout+ImagesTimeout+HelmTimeout+PipelineTimeout+RolloutTimeout))
+}, NodeTimeout(ClusterUpTimeout+ImagesTimeout+NamespaceResetTimeout+HelmTimeout+PipelineTimeout+2*RolloutTimeout))
 
 // teardownCluster saves diagnostics when anything failed, then deletes the
 // cluster unless the user asked to keep it.

@@ -14,6 +14,10 @@ const (
 	// ImagesTimeout bounds loading the pre-built pipeline images into the
 	// node (about 250 MB through `kind load`).
 	ImagesTimeout = 5 * time.Minute
+	// NamespaceResetTimeout bounds deleting a reused cluster's previous
+	// install: its pods' grace periods (30 s at most) and the claims'
+	// volumes.
+	NamespaceResetTimeout = 3 * time.Minute
 	// HelmTimeout bounds one helm command against the cluster.
 	HelmTimeout = 5 * time.Minute
 	// PipelineTimeout bounds preprocess, the three trainings (e2e values

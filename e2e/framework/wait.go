@@ -27,6 +27,7 @@ type Promotion struct {
 	ConfigHash string             `json:"config_hash"`
 	Score      float64            `json:"score"`
 	Metrics    map[string]float64 `json:"metrics"`
+	PromotedAt time.Time          `json:"promoted_at"`
 }
 
 // GetPromotion reads the current promotion record through the API proxy.
@@ -63,6 +64,10 @@ type WaitForPipelineInput struct {
 	Timeout   time.Duration
 	Poll      time.Duration
 	Logger    *slog.Logger
+	// NotBefore: only a promotion made at or after this time counts (the
+	// install's start), so a record left by an earlier install or run is
+	// never taken for this one's.
+	NotBefore time.Time
 }
 
 // WaitForPipeline waits until eval has promoted a model, logging the
@@ -80,6 +85,7 @@ func WaitForPipeline(ctx context.Context, in WaitForPipelineInput) Promotion {
 		p, found, err := GetPromotion(ctx, in.Proxy, in.Namespace)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(found).To(BeTrue(), "no model promoted yet")
+		g.Expect(p.PromotedAt).NotTo(BeTemporally("<", in.NotBefore), "the promotion of run %s predates this install", p.RunID)
 		promo = p
 	}).WithContext(ctx).WithTimeout(in.Timeout).WithPolling(in.Poll).Should(Succeed(),
 		func() string {
