@@ -13,7 +13,7 @@ ARTIFACTS         ?= $(CURDIR)/_artifacts
 GINKGO_ARGS       ?=
 # Nested bounds: the builds have none (they report progress); the cluster
 # check (cluster create and its waits, ~2 min warm) and the suite (set-up at
-# most 37 min by its own node timeouts, ~14 min in all when healthy) each
+# most 44 min by its own node timeouts, ~21 min in all when healthy) each
 # have one, and together with a cold build (~25 min) they stay inside the
 # workflow's 90-minute job, so JUnit and diagnostics always land.
 E2E_TIMEOUT       ?= 45m

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -55,7 +56,15 @@ type loadRun struct {
 	// the pods it removed were gone: none of its requests may fail.
 	DrainLoad loadgen.Summary
 	// RescaledTo are the sizes of the HPA's SuccessfulRescale events seen
-	// from the load's start to the return to the minimum.
+	// from the load's start to the return to the minimum. Logged, not
+	// asserted: the HPA's event recorder (client-go's default correlator)
+	// keeps 25 events per object and type and then one per 5 minutes, and
+	// merges more than 10 different messages in 10 minutes into one
+	// "(combined from similar events)" event that shows the latest only.
+	// A suite makes more than 25 rescales, so a size with no event is
+	// Kubernetes' rate limit, not a defect (seen 2026-11-28: the sampler
+	// saw 5, the events said [3 4 6 8]). The sampler's desired sizes and
+	// the pods themselves are the record asserted.
 	RescaledTo []int32
 }
 
@@ -173,6 +182,7 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 	run.Samples = sampler.Stop()
 	run.RescaledTo, err = rescaleSizes(ctx, run.Result.Start)
 	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("SuccessfulRescale events since the load started, by new size: %v\n", run.RescaledTo)
 	run.Timings = loadtest.MeasureTimings(run.Samples, p.MinReplicas, run.Result.Summary.Start, run.Result.Summary.End)
 	GinkgoWriter.Printf("users=%d requests=%d rps=%.1f p95=%s failures=%d 429=%d served_by=%v timings=%+v\n",
 		users, run.Result.Summary.Requests, run.Result.Summary.RPS, run.Result.Summary.P95,
@@ -231,18 +241,6 @@ func (d *drainLoad) stop() loadgen.Summary {
 	return d.res
 }
 
-// decidedSizes are the distinct desired replica counts the sampler saw
-// change to during the run.
-func (r loadRun) decidedSizes() []int32 {
-	var out []int32
-	for i := 1; i < len(r.Samples); i++ {
-		if d := r.Samples[i].Desired; d != r.Samples[i-1].Desired && d > 0 && !slices.Contains(out, d) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 // rescaleSizes returns the "New size" of the inference HPA's
 // SuccessfulRescale events last seen after t.
 func rescaleSizes(ctx context.Context, t time.Time) ([]int32, error) {
@@ -254,8 +252,10 @@ func rescaleSizes(ctx context.Context, t time.Time) ([]int32, error) {
 	var out []int32
 	for _, e := range events.Items {
 		var n int32
-		// "New size: 4; reason: cpu resource utilization ... above target"
-		if _, err := fmt.Sscanf(e.Message, "New size: %d;", &n); err != nil || !lastSeen(e).After(t) {
+		// "New size: 4; reason: cpu resource utilization ... above target",
+		// possibly behind "(combined from similar events): ".
+		msg := strings.TrimPrefix(e.Message, "(combined from similar events): ")
+		if _, err := fmt.Sscanf(msg, "New size: %d;", &n); err != nil || !lastSeen(e).After(t) {
 			continue
 		}
 		if !slices.Contains(out, n) {
@@ -298,15 +298,6 @@ func (r loadRun) failure() string {
 		return fmt.Sprintf("%d requests answered 429 during the scale-down, under a light load", r.DrainLoad.Throttled429)
 	case s.P95 > MaxP95:
 		return fmt.Sprintf("p95 %s above the bound %s", s.P95, MaxP95)
-	}
-	// Every size the sampler saw the HPA decide must have its
-	// SuccessfulRescale event: the record a user's `kubectl describe hpa`
-	// shows. (The sampler may miss a short-lived size; the events may
-	// not be missed.)
-	for _, d := range r.decidedSizes() {
-		if !slices.Contains(r.RescaledTo, d) {
-			return fmt.Sprintf("the HPA scaled to %d replicas without a SuccessfulRescale event (events: %v)", d, r.RescaledTo)
-		}
 	}
 	for _, pod := range r.settledPods() {
 		if s.ServedBy[pod] == 0 {
