@@ -38,7 +38,43 @@ func DumpDiagnostics(ctx context.Context, in DumpInput) error {
 		}
 		errs = append(errs, dumpPods(ctx, in.Client, ns, dir), dumpEvents(ctx, in.Client, ns, dir), dumpObjects(ctx, in.Client, ns, dir))
 	}
+	return errors.Join(append(errs, dumpCluster(ctx, in.Client, in.Dir))...)
+}
+
+// MetricsAPIService is the APIService metrics-server serves; its status
+// says why the HPA has no figures when it has none.
+const MetricsAPIService = "v1beta1.metrics.k8s.io"
+
+// dumpCluster saves the cluster-scoped objects a failure is read from: the
+// nodes (conditions, allocatable, pressure) and the metrics APIService.
+func dumpCluster(ctx context.Context, c kubernetes.Interface, dir string) error {
+	var errs []error
+	if nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+		errs = append(errs, fmt.Errorf("failed to list nodes: %w", err))
+	} else {
+		errs = append(errs, writeYAML(filepath.Join(dir, "nodes.yaml"), nodes))
+	}
+	// Through the discovery REST client: the aggregator's typed client is
+	// not worth a dependency for one GET. (Fake clientsets have none.)
+	rc := c.Discovery().RESTClient()
+	if rc == nil {
+		return errors.Join(errs...)
+	}
+	raw, err := rc.Get().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices", MetricsAPIService).DoRaw(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("failed to get apiservice %s: %w", MetricsAPIService, err))
+	} else {
+		errs = append(errs, os.WriteFile(filepath.Join(dir, "apiservice-metrics.json"), raw, 0o644))
+	}
 	return errors.Join(errs...)
+}
+
+func writeYAML(path string, obj any) error {
+	b, err := yaml.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("failed to encode %s: %w", filepath.Base(path), err)
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 func dumpPods(ctx context.Context, c kubernetes.Interface, ns, dir string) error {
@@ -105,6 +141,12 @@ func dumpObjects(ctx context.Context, c kubernetes.Interface, ns, dir string) er
 		"hpas": func() (runtime.Object, error) {
 			return c.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
 		},
+		"replicasets": func() (runtime.Object, error) {
+			return c.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
+		},
+		"endpointslices": func() (runtime.Object, error) {
+			return c.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{})
+		},
 	}
 	var errs []error
 	for name, list := range lists {
@@ -113,12 +155,7 @@ func dumpObjects(ctx context.Context, c kubernetes.Interface, ns, dir string) er
 			errs = append(errs, fmt.Errorf("failed to list %s in %s: %w", name, ns, err))
 			continue
 		}
-		b, err := yaml.Marshal(obj)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("failed to encode %s: %w", name, err))
-			continue
-		}
-		errs = append(errs, os.WriteFile(filepath.Join(dir, name+".yaml"), b, 0o644))
+		errs = append(errs, writeYAML(filepath.Join(dir, name+".yaml"), obj))
 	}
 	return errors.Join(errs...)
 }

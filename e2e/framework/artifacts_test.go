@@ -23,7 +23,7 @@ func TestDumpDiagnosticsWritesObjectsEventsAndLogs(t *testing.T) {
 		Reason:         "BackOff", Message: "Back-off restarting failed container", Type: "Warning",
 	}
 	dir := t.TempDir()
-	err := DumpDiagnostics(context.Background(), DumpInput{Client: fake.NewClientset(pod, ev), Namespaces: []string{"flts"}, Dir: dir})
+	err := DumpDiagnostics(context.Background(), DumpInput{Client: fake.NewClientset(pod, ev, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "flts-e2e-control-plane"}}), Namespaces: []string{"flts"}, Dir: dir})
 	if err != nil {
 		t.Fatalf("DumpDiagnostics: %v", err)
 	}
@@ -34,6 +34,12 @@ func TestDumpDiagnosticsWritesObjectsEventsAndLogs(t *testing.T) {
 	pods, err := os.ReadFile(filepath.Join(dir, "flts", "pods.yaml"))
 	if err != nil || !strings.Contains(string(pods), "name: inference-1") {
 		t.Fatalf("pods.yaml = %q, %v", pods, err)
+	}
+	if nodes, err := os.ReadFile(filepath.Join(dir, "nodes.yaml")); err != nil || !strings.Contains(string(nodes), "name: flts-e2e-control-plane") {
+		t.Fatalf("nodes.yaml = %q, %v", nodes, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flts", "replicasets.yaml")); err != nil {
+		t.Fatal(err)
 	}
 	// The fake client serves a fixed log body; the file must hold it.
 	if logs, err := os.ReadFile(filepath.Join(dir, "flts", "pods", "inference-1-inference.log")); err != nil || len(logs) == 0 {
