@@ -47,16 +47,22 @@ var _ = AfterEach(func(ctx SpecContext) {
 	Expect(unexpected).To(BeEmpty(), "unexpected Warning events in the release's namespace")
 
 	// The HPA can act and has the metrics to: a broken metrics pipeline
-	// or a missing scale target shows here even when no load ran.
-	hpa, err := env.clientset.AutoscalingV2().HorizontalPodAutoscalers(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	for _, want := range []autoscalingv2.HorizontalPodAutoscalerConditionType{autoscalingv2.AbleToScale, autoscalingv2.ScalingActive} {
-		i := slices.IndexFunc(hpa.Status.Conditions, func(c autoscalingv2.HorizontalPodAutoscalerCondition) bool { return c.Type == want })
-		Expect(i).To(BeNumerically(">=", 0), "the HPA has no %s condition: %+v", want, hpa.Status.Conditions)
-		c := hpa.Status.Conditions[i]
-		Expect(c.Status).To(Equal(corev1.ConditionTrue), "HPA %s is %s: %s (%s)", want, c.Status, c.Reason, c.Message)
-	}
-}, NodeTimeout(RequestTimeout))
+	// or a missing scale target shows here even when no load ran. Pods
+	// that just started (the set-up's, a rolling restart's) have no
+	// figures until metrics-server scrapes them, and ScalingActive is
+	// false until then: the budget is the cluster's own metrics delay.
+	periods := discoverPeriods(ctx)
+	Eventually(func(g Gomega) {
+		hpa, err := env.clientset.AutoscalingV2().HorizontalPodAutoscalers(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, want := range []autoscalingv2.HorizontalPodAutoscalerConditionType{autoscalingv2.AbleToScale, autoscalingv2.ScalingActive} {
+			i := slices.IndexFunc(hpa.Status.Conditions, func(c autoscalingv2.HorizontalPodAutoscalerCondition) bool { return c.Type == want })
+			g.Expect(i).To(BeNumerically(">=", 0), "the HPA has no %s condition: %+v", want, hpa.Status.Conditions)
+			c := hpa.Status.Conditions[i]
+			g.Expect(c.Status).To(Equal(corev1.ConditionTrue), "HPA %s is %s: %s (%s)", want, c.Status, c.Reason, c.Message)
+		}
+	}).WithContext(ctx).WithTimeout(periods.MetricsBudget()).WithPolling(Poll).Should(Succeed())
+}, NodeTimeout(GuardTimeout))
 
 // allowedWarning tells the warnings that are the system working from
 // defects:

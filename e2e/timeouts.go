@@ -29,6 +29,10 @@ const (
 	// RolloutTimeout bounds a Deployment reaching its ready replicas with
 	// images already in the node.
 	RolloutTimeout = 3 * time.Minute
+	// GuardTimeout bounds the guards after each spec: a few API reads and
+	// the wait for the HPA's metrics (Periods.MetricsBudget, about 90 s
+	// with metrics-server's 15 s resolution and the HPA's 15 s sync).
+	GuardTimeout = 3 * time.Minute
 	// Poll is the interval of every Eventually in the suite.
 	Poll = 2 * time.Second
 	// RequestTimeout bounds one HTTP call from the suite.
