@@ -95,3 +95,16 @@ func TestMergeServedModels(t *testing.T) {
 		t.Errorf("the mix across generators was not found: %v", m.MixedModels())
 	}
 }
+
+// Merging in an empty span keeps the other's times (a zero FirstAnswered
+// would make every run look first).
+func TestModelSpanMergeWithEmpty(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
+	span := ModelSpan{Answers: 2, FirstAnswered: t0, LastSent: t0.Add(time.Second)}
+	if got := span.merge(ModelSpan{}); got != span {
+		t.Errorf("span.merge(empty) = %+v, want %+v", got, span)
+	}
+	if got := (ModelSpan{}).merge(span); got != span {
+		t.Errorf("empty.merge(span) = %+v, want %+v", got, span)
+	}
+}

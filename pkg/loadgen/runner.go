@@ -466,20 +466,9 @@ func (r *recorder) record(at time.Time, latency time.Duration, o outcome) {
 			r.s.ServedBy[o.servedBy]++
 		}
 		if o.servedBy != "" && o.modelRun != "" {
-			r.recordModel(o.servedBy, o.modelRun, at.Add(-latency), at)
+			r.s.addModelSpan(o.servedBy, o.modelRun, ModelSpan{Answers: 1, FirstAnswered: at, LastSent: at.Add(-latency)})
 		}
 	}
-}
-
-// recordModel extends the span of pod's answers from run; r.mu is held.
-func (r *recorder) recordModel(pod, run string, sent, answered time.Time) {
-	if r.s.ServedModels == nil {
-		r.s.ServedModels = map[string]map[string]ModelSpan{}
-	}
-	if r.s.ServedModels[pod] == nil {
-		r.s.ServedModels[pod] = map[string]ModelSpan{}
-	}
-	r.s.ServedModels[pod][run] = r.s.ServedModels[pod][run].merge(ModelSpan{Answers: 1, FirstAnswered: answered, LastSent: sent})
 }
 
 func (r *recorder) counts() (requests, failures int) {

@@ -77,6 +77,9 @@ func (m ModelSpan) merge(o ModelSpan) ModelSpan {
 	if m.Answers == 0 {
 		return o
 	}
+	if o.Answers == 0 {
+		return m
+	}
 	m.Answers += o.Answers
 	if o.FirstAnswered.Before(m.FirstAnswered) {
 		m.FirstAnswered = o.FirstAnswered
@@ -85,6 +88,17 @@ func (m ModelSpan) merge(o ModelSpan) ModelSpan {
 		m.LastSent = o.LastSent
 	}
 	return m
+}
+
+// addModelSpan merges span into ServedModels[pod][run], creating the maps.
+func (s *Summary) addModelSpan(pod, run string, span ModelSpan) {
+	if s.ServedModels == nil {
+		s.ServedModels = map[string]map[string]ModelSpan{}
+	}
+	if s.ServedModels[pod] == nil {
+		s.ServedModels[pod] = map[string]ModelSpan{}
+	}
+	s.ServedModels[pod][run] = s.ServedModels[pod][run].merge(span)
 }
 
 // MixedModels lists the answers that break a model switch: once a client
@@ -190,14 +204,8 @@ func Merge(parts ...Summary) Summary {
 			out.ServedBy[k] += v
 		}
 		for pod, runs := range p.ServedModels {
-			if out.ServedModels == nil {
-				out.ServedModels = map[string]map[string]ModelSpan{}
-			}
-			if out.ServedModels[pod] == nil {
-				out.ServedModels[pod] = map[string]ModelSpan{}
-			}
 			for run, span := range runs {
-				out.ServedModels[pod][run] = out.ServedModels[pod][run].merge(span)
+				out.addModelSpan(pod, run, span)
 			}
 		}
 		out.Histogram.Merge(&p.Histogram)
