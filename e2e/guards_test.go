@@ -12,6 +12,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flts/flts-e2e/tools/dataload"
 )
 
 // Suite-wide guard, asserted after every spec of every area: no container
@@ -25,6 +27,11 @@ var _ = AfterEach(func(ctx SpecContext) {
 	if env == nil || !env.setUp {
 		return
 	}
+	// The window of events this spec answers for is fixed first: a check
+	// below that fails must not hand this spec's events to the next one.
+	since := env.eventsSince
+	env.eventsSince = time.Now()
+
 	counts, err := deploymentRestarts(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	for id, c := range counts {
@@ -34,8 +41,6 @@ var _ = AfterEach(func(ctx SpecContext) {
 
 	// Warning events since the previous check (each is reported once, by
 	// the spec during which it happened).
-	since := env.eventsSince
-	env.eventsSince = time.Now()
 	warnings, err := warningEvents(ctx, since)
 	Expect(err).NotTo(HaveOccurred())
 	var unexpected []string
@@ -67,25 +72,41 @@ var _ = AfterEach(func(ctx SpecContext) {
 // allowedWarning tells the warnings that are the system working from
 // defects:
 //   - a failed readiness probe is readiness doing its job (a pod before its
-//     model loads, a pod draining, a dependency restarting);
+//     model loads, a pod draining, a dependency restarting); "errored" is
+//     the kubelet's word for a probe it could not run against a container
+//     that is stopping;
 //   - the HPA finding no metrics yet for pods that just started (its first
 //     sync after a scale-up, an eviction or a restart comes before
 //     metrics-server's first scrape of them). A metrics API that is down
 //     says otherwise ("unable to fetch metrics"), and one that stays
-//     without figures turns ScalingActive false, which the guard checks.
+//     without figures turns ScalingActive false, which the guard checks;
+//   - a preprocessing Job's pod backing off: its OnFailure restarts are how
+//     the chart waits for NATS and MinIO (the restart guard leaves Job
+//     pods out for the same reason). A Job that never succeeds stalls the
+//     pipeline, which the promotion waits catch.
 //
-// Everything else (BackOff, failed liveness probes, FailedScheduling,
-// FailedMount, image errors, other HPA errors) is a defect.
+// The event recorder may fold repeated events into one "(combined from
+// similar events): " message; the prefix is not part of what happened.
+// Everything else (BackOff of a long-running pod, failed liveness probes,
+// FailedScheduling, FailedMount, image errors, other HPA errors) is a
+// defect.
 func allowedWarning(e corev1.Event) bool {
+	msg := strings.TrimPrefix(e.Message, combinedEventsPrefix)
 	switch {
-	case e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Readiness probe failed"):
+	case e.Reason == "Unhealthy" && (strings.HasPrefix(msg, "Readiness probe failed") || strings.HasPrefix(msg, "Readiness probe errored")):
 		return true
 	case (e.Reason == "FailedGetResourceMetric" || e.Reason == "FailedComputeMetricsReplicas") &&
-		(strings.Contains(e.Message, "did not receive metrics for targeted pods") || strings.Contains(e.Message, "no metrics returned from resource metrics API")):
+		(strings.Contains(msg, "did not receive metrics for targeted pods") || strings.Contains(msg, "no metrics returned from resource metrics API")):
+		return true
+	case e.Reason == "BackOff" && e.InvolvedObject.Kind == "Pod" && strings.HasPrefix(e.InvolvedObject.Name, dataload.PreprocessJob+"-"):
 		return true
 	}
 	return false
 }
+
+// combinedEventsPrefix is what client-go's event aggregator puts before
+// the latest message when it merges similar events.
+const combinedEventsPrefix = "(combined from similar events): "
 
 // warningEvents lists the namespace's Warning events last seen after t.
 func warningEvents(ctx context.Context, t time.Time) ([]corev1.Event, error) {

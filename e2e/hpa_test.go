@@ -49,9 +49,12 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Printf("HPA data: %s\n", path)
 
-		Expect(run.LoadErr).NotTo(HaveOccurred())
-		Expect(run.Result.Summary.FailureCount()).To(BeZero(), "failed requests: %v, first of each cause: %v", run.Result.Summary.Failures, run.Result.Summary.FailureExamples)
-		Expect(run.Timings.FirstScaleUp).To(BeNumerically(">", 0), "the HPA never raised its desired replicas")
+		// The level's own criteria (no failed request, a scale-up, the
+		// return to the minimum with no failed request while pods went,
+		// the p95 bound) are the Load area's: one definition, read here.
+		Expect(h.FailureReason).To(BeEmpty(), "the %d-user level", hpaUsers)
+		// Then what this area measures on top: the timings against the
+		// budgets derived from the cluster's periods.
 		Expect(run.Timings.FirstScaleUp).To(BeNumerically("<=", periods.ScaleUpDecisionBudget()), "scale-up decision")
 		Expect(run.Timings.NewPodsReady).To(BeNumerically(">", 0), "no pod beyond the minimum became Ready")
 		Expect(run.Timings.NewPodsReady).To(BeNumerically("<=", periods.ScaleUpServingBudget()), "new pods Ready")
@@ -65,11 +68,7 @@ var _ = Describe("HPA: inference scales up under load and back down after", Labe
 		}
 		Expect(servedByAdded).To(BeNumerically(">", 0), "no pod added by the HPA answered 200: served_by %v, added %v",
 			run.Result.Summary.ServedBy, run.addedPods())
-		Expect(run.BackErr).To(BeEmpty())
 		Expect(run.Timings.BackToMin).To(BeNumerically(">", 0), "the HPA did not return to %d", periods.MinReplicas)
-		Expect(run.DrainLoad.Requests).To(BeNumerically(">", 0), "no request during the scale-down")
-		Expect(run.DrainLoad.FailureCount()).To(BeZero(), "requests failed while the scale-down removed pods: %v (first of each cause: %v)",
-			run.DrainLoad.Failures, run.DrainLoad.FailureExamples)
 
 		// The HPA's currentReplicas is a copy of the scale's spec: the
 		// scale-down is proven by the pods themselves. Exactly minReplicas

@@ -13,12 +13,14 @@ import (
 // loadLevels are the validation report's distributed load tests.
 var loadLevels = []int{200, 400, 800}
 
-// MaxThrottledShare bounds the 429 answers of a level. The limiter answers
-// 429 only when every slot and the queue of every pod are full; with the
-// HPA adding pods within about 20 s, the measured runs throttled none of
-// 16,728 to 66,835 requests per level (2026-11-27). 1 % leaves room for a
-// burst before the scale-up and still fails a deployment that throttles
-// instead of scaling.
+// MaxThrottledShare bounds the share of 429 answers of any load, a level's
+// or a Chaos scenario's. The limiter answers 429 only when every slot and
+// the queue of every pod are full; with the HPA adding pods within about
+// 20 s, the measured levels throttled none of 16,728 to 66,835 requests
+// (2026-11-27), and the Chaos scenarios none of about 15,000 while pods
+// went away (2026-11-28). 1 % is a few seconds of one pod's share: room
+// for a burst before a scale-up or a replacement, and still a failure for
+// a deployment that throttles instead of scaling.
 const MaxThrottledShare = 0.01
 
 var _ = Describe("Load: distributed in-cluster load tests at 200, 400 and 800 users", Label("Load"), Ordered, func() {
@@ -41,18 +43,9 @@ var _ = Describe("Load: distributed in-cluster load tests at 200, 400 and 800 us
 				run.Result.Summary.FailureCount(), run.Result.Summary.Throttled429, run.Timings.PeakReplicas))
 			GinkgoWriter.Printf("report: %s\n", path)
 
-			Expect(run.LoadErr).NotTo(HaveOccurred())
-			Expect(run.Result.Summary.Requests).To(BeNumerically(">", 0))
-			Expect(run.Result.Summary.FailureCount()).To(BeZero(), "failed requests (429s are counted apart): %v, first of each cause: %v", run.Result.Summary.Failures, run.Result.Summary.FailureExamples)
-			Expect(float64(run.Result.Summary.Throttled429)).To(BeNumerically("<=", MaxThrottledShare*float64(run.Result.Summary.Requests)),
-				"%d of %d requests answered 429", run.Result.Summary.Throttled429, run.Result.Summary.Requests)
-			for _, pod := range run.settledPods() {
-				Expect(run.Result.Summary.ServedBy).To(HaveKeyWithValue(pod, BeNumerically(">", 0)), "replica %s served no request", pod)
-			}
-			Expect(run.Timings.FirstScaleUp).To(BeNumerically(">", 0), "the HPA did not scale up under %d users", users)
-			Expect(run.BackErr).To(BeEmpty())
-			Expect(run.Timings.BackToMin).To(BeNumerically(">", 0), "the HPA did not return to the minimum")
-			Expect(level.Passed).To(BeTrue(), level.FailureReason)
+			// One definition of a level that met the checklist (failure),
+			// the same the report shows.
+			Expect(level.FailureReason).To(BeEmpty(), "the %d-user level", users)
 		})
 	}
 })

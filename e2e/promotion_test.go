@@ -64,7 +64,7 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 	It("serves the promoted model from every inference pod", func(ctx SpecContext) {
 		promo := currentPromotion(ctx)
 		checked := expectEveryReplicaServes(ctx, promo.RunID)
-		Expect(checked).To(BeNumerically(">=", 2), "the checklist's two replicas")
+		Expect(len(checked)).To(BeNumerically(">=", 2), "the checklist's two replicas, checked: %v", checked)
 
 		p, resp, err := env.inference.Predict(ctx, 1)
 		Expect(err).NotTo(HaveOccurred())
@@ -81,15 +81,15 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 })
 
 // expectEveryReplicaServes waits until every inference replica, Ready or
-// not, reports runID on /healthz, and returns how many pods it checked
-// (asserted to be at least the Deployment's replicas). Every replica
+// not, reports runID on /healthz, and returns the pods it checked (as many
+// as the Deployment's replicas at least, asserted). Every replica
 // counts: a pod that never loads the model must fail here, not be
 // skipped. Pods already terminating (a scale-down) are not replicas.
-func expectEveryReplicaServes(ctx context.Context, runID string) int {
+func expectEveryReplicaServes(ctx context.Context, runID string) []string {
 	GinkgoHelper()
 	pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
 	Expect(err).NotTo(HaveOccurred())
-	checked := 0
+	var checked []string
 	for i := range pods.Items {
 		pod := &pods.Items[i]
 		if pod.DeletionTimestamp != nil {
@@ -114,12 +114,12 @@ func expectEveryReplicaServes(ctx context.Context, runID string) int {
 			g.Expect(h.Pod).To(Equal(pod.Name))
 		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
 		if !gone {
-			checked++
+			checked = append(checked, pod.Name)
 		}
 	}
 	dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(checked).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
-		"checked %d inference pods, the Deployment wants %d", checked, ptr.Deref(dep.Spec.Replicas, 1))
+	Expect(len(checked)).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
+		"checked inference pods %v, the Deployment wants %d", checked, ptr.Deref(dep.Spec.Replicas, 1))
 	return checked
 }
