@@ -141,6 +141,8 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		if _, err := nodeimage.ValidateK8sVersion(opts.K8sVersion); err != nil {
 			return nil, err
 		}
+	} else if err := CheckNodeImage(opts.NodeImage, opts.K8sVersion); err != nil {
+		return nil, err
 	}
 
 	done := stage(log, "engine")

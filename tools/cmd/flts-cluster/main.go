@@ -106,8 +106,16 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cmd != "load" && fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
-	if version != nil && (nodeImage == nil || *nodeImage == "") {
-		if _, err := nodeimage.ValidateK8sVersion(*version); err != nil {
+	if version != nil {
+		// A node image built elsewhere still needs a supported release
+		// of its minor: metrics-server is built against it.
+		err := error(nil)
+		if nodeImage != nil && *nodeImage != "" {
+			err = cluster.CheckNodeImage(*nodeImage, *version)
+		} else {
+			_, err = nodeimage.ValidateK8sVersion(*version)
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}

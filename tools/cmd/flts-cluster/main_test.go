@@ -20,6 +20,8 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		{"unknown flag", []string{"up", "-frobnicate"}, nil, "frobnicate"},
 		{"unsupported version", []string{"up", "-k8s-version", "v1.99.0"}, nil, "supported versions are v1.32.13, v1.33.13, v1.34.4"},
 		{"unsupported version from env", []string{"up"}, map[string]string{"K8S_VERSION": "v1.20.0"}, "unsupported Kubernetes version"},
+		{"node image of another minor", []string{"up", "-k8s-version", "v1.34.4"}, map[string]string{"KIND_NODE_IMAGE": "kindest/node:v1.33.4"}, "runs Kubernetes v1.33.4, but K8S_VERSION is v1.34.4"},
+		{"node image with an unsupported version", []string{"up", "-k8s-version", "v1.33.4"}, map[string]string{"KIND_NODE_IMAGE": "kindest/node:v1.33.4"}, "supported versions are"},
 		{"bad reuse env", []string{"up"}, map[string]string{"E2E_REUSE_CLUSTER": "maybe"}, "E2E_REUSE_CLUSTER"},
 		{"stray argument", []string{"down", "extra"}, nil, "unexpected arguments"},
 		{"load without images", []string{"load"}, nil, "at least one image"},
