@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math"
+	"net/http"
+	"slices"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -81,45 +84,41 @@ var _ = Describe("Promotion: eval promotes the best model and inference serves i
 })
 
 // expectEveryReplicaServes waits until every inference replica, Ready or
-// not, reports runID on /healthz, and returns the pods it checked (as many
-// as the Deployment's replicas at least, asserted). Every replica
-// counts: a pod that never loads the model must fail here, not be
-// skipped. Pods already terminating (a scale-down) are not replicas.
+// not, reports runID on /healthz, and returns the pods that did (as many
+// as the Deployment's replicas at least, asserted). Every replica counts:
+// a pod that never loads the model fails here, not skipped. Pods are
+// checked together, under one budget: a scale-down may remove a pod
+// meanwhile, and a pod that went away is no replica (the model-update
+// scenario holds such pods to account through their answers).
 func expectEveryReplicaServes(ctx context.Context, runID string) []string {
 	GinkgoHelper()
-	pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
-	Expect(err).NotTo(HaveOccurred())
-	var checked []string
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if pod.DeletionTimestamp != nil {
-			continue
-		}
-		client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}
-		gone := false
-		Eventually(func(g Gomega) {
-			// A scale-down may remove the pod while it is checked: a
-			// replica that went away is not one that lacks the model.
-			cur, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) || (err == nil && cur.DeletionTimestamp != nil) {
-				gone = true
-				return
+	serving := map[string]bool{}
+	Eventually(func(g Gomega) {
+		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
+		g.Expect(err).NotTo(HaveOccurred())
+		var lagging []string
+		for i := range pods.Items {
+			pod := &pods.Items[i]
+			if pod.DeletionTimestamp != nil || serving[pod.Name] {
+				continue
 			}
-			g.Expect(err).NotTo(HaveOccurred())
+			client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}
 			h, resp, err := client.Health(ctx)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(resp.Status).To(Equal(200))
-			g.Expect(h.ModelReady).To(BeTrue(), "pod %s model_ready", pod.Name)
-			g.Expect(h.ModelVersion).To(Equal(runID), "pod %s serves another run", pod.Name)
-			g.Expect(h.Pod).To(Equal(pod.Name))
-		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
-		if !gone {
-			checked = append(checked, pod.Name)
+			switch {
+			case err != nil:
+				lagging = append(lagging, fmt.Sprintf("%s: %v", pod.Name, err))
+			case resp.Status != http.StatusOK || !h.ModelReady || h.ModelVersion != runID || h.Pod != pod.Name:
+				lagging = append(lagging, fmt.Sprintf("%s: status %d, pod %q, model_ready %t, run %q", pod.Name, resp.Status, h.Pod, h.ModelReady, h.ModelVersion))
+			default:
+				serving[pod.Name] = true
+			}
 		}
-	}
+		g.Expect(lagging).To(BeEmpty(), "inference pods not serving run %s", runID)
+	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+	checked := slices.Sorted(maps.Keys(serving))
 	dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(len(checked)).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
-		"checked inference pods %v, the Deployment wants %d", checked, ptr.Deref(dep.Spec.Replicas, 1))
+		"inference pods that served run %s: %v, the Deployment wants %d", runID, checked, ptr.Deref(dep.Spec.Replicas, 1))
 	return checked
 }
