@@ -15,7 +15,8 @@ GINKGO_ARGS       ?=
 # check (cluster create and its waits, ~2 min warm) and the suite (set-up at
 # most 44 min by its own node timeouts, ~21 min in all when healthy) each
 # have one, and together with a cold build (~25 min) they stay inside the
-# workflow's 90-minute job, so JUnit and diagnostics always land.
+# workflow's make step (115 min for the built-from-source leg, 75 for the
+# others) and its job (130 / 90 min), so JUnit and diagnostics always land.
 E2E_TIMEOUT       ?= 45m
 CLUSTER_CHECK_TIMEOUT ?= 15m
 E2E_BUNDLE        ?=

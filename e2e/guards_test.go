@@ -85,20 +85,25 @@ var _ = AfterEach(func(ctx SpecContext) {
 //     pods out for the same reason). A Job that never succeeds stalls the
 //     pipeline, which the promotion waits catch.
 //
-// The event recorder may fold repeated events into one "(combined from
-// similar events): " message; the prefix is not part of what happened.
+// The event recorder folds more than 10 different messages of one reason
+// and object in 10 minutes into one "(combined from similar events): "
+// event that shows the latest message only: it may hide a defect of the
+// same reason, so only the HPA's no-metrics reasons are allowed combined
+// (their hidden siblings, "unable to fetch metrics", would also turn
+// ScalingActive false, which the guard checks).
 // Everything else (BackOff of a long-running pod, failed liveness probes,
 // FailedScheduling, FailedMount, image errors, other HPA errors) is a
 // defect.
 func allowedWarning(e corev1.Event) bool {
-	msg := strings.TrimPrefix(e.Message, combinedEventsPrefix)
+	msg, combined := strings.CutPrefix(e.Message, combinedEventsPrefix)
 	switch {
-	case e.Reason == "Unhealthy" && (strings.HasPrefix(msg, "Readiness probe failed") || strings.HasPrefix(msg, "Readiness probe errored")):
+	case e.Reason == "Unhealthy" && !combined && (strings.HasPrefix(msg, "Readiness probe failed") || strings.HasPrefix(msg, "Readiness probe errored")):
 		return true
 	case (e.Reason == "FailedGetResourceMetric" || e.Reason == "FailedComputeMetricsReplicas") &&
 		(strings.Contains(msg, "did not receive metrics for targeted pods") || strings.Contains(msg, "no metrics returned from resource metrics API")):
 		return true
-	case e.Reason == "BackOff" && e.InvolvedObject.Kind == "Pod" && strings.HasPrefix(e.InvolvedObject.Name, dataload.PreprocessJob+"-"):
+	case e.Reason == "BackOff" && !combined && strings.HasPrefix(msg, "Back-off restarting failed container") &&
+		e.InvolvedObject.Kind == "Pod" && strings.HasPrefix(e.InvolvedObject.Name, dataload.PreprocessJob+"-"):
 		return true
 	}
 	return false

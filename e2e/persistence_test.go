@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -31,7 +32,7 @@ var _ = Describe("Persistence: MinIO and NATS keep their data when their pods ar
 		By("replacing the MinIO and NATS pods")
 		replaced := map[string]string{}
 		for _, comp := range []string{"minio", "nats"} {
-			replaced[comp] = replacePod(ctx, comp)
+			replaced[comp], _ = replacePod(ctx, comp)
 		}
 
 		By("reading the promotion and the streams back")
@@ -53,26 +54,37 @@ var _ = Describe("Persistence: MinIO and NATS keep their data when their pods ar
 // replacePod deletes the one pod of a single-replica component and waits
 // until its replacement is Ready; it returns the new pod's name. Pods are
 // told apart by UID: a StatefulSet's replacement has the old one's name.
-func replacePod(ctx context.Context, component string) string {
+// It returns the new pod's name and when the replacement was first seen
+// taking over: the old pod gone, or the new one Ready, whichever came
+// first (within a poll of it). From then on, clients had to reach a new
+// process.
+func replacePod(ctx context.Context, component string) (string, time.Time) {
 	GinkgoHelper()
 	was := onePod(ctx, component)
 	Expect(env.clientset.CoreV1().Pods(env.cfg.Namespace).Delete(ctx, was.Name,
 		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &was.UID}})).To(Succeed())
 	var now string
+	var tookOver time.Time
 	Eventually(func(g Gomega) {
 		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + component})
 		g.Expect(err).NotTo(HaveOccurred())
 		var ready []string
+		oldThere := false
 		for i := range pods.Items {
-			if p := &pods.Items[i]; p.UID != was.UID && framework.PodReady(p) {
+			p := &pods.Items[i]
+			oldThere = oldThere || p.UID == was.UID
+			if p.UID != was.UID && framework.PodReady(p) {
 				ready = append(ready, p.Name)
 			}
+		}
+		if tookOver.IsZero() && (!oldThere || len(ready) > 0) {
+			tookOver = time.Now()
 		}
 		g.Expect(ready).To(HaveLen(1), "one new Ready %s pod", component)
 		now = ready[0]
 	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
-	GinkgoWriter.Printf("%s: pod %s (uid %s) replaced by %s\n", component, was.Name, was.UID, now)
-	return now
+	GinkgoWriter.Printf("%s: pod %s (uid %s) replaced by %s, taking over at %s\n", component, was.Name, was.UID, now, tookOver.Format(time.RFC3339))
+	return now, tookOver
 }
 
 // storePod returns the name of the one running pod of a component.

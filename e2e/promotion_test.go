@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -94,12 +95,17 @@ func expectEveryReplicaServes(ctx context.Context, runID string) []string {
 	GinkgoHelper()
 	serving := map[string]bool{}
 	Eventually(func(g Gomega) {
+		// The Deployment's size is read in the same pass as its pods: the
+		// HPA may be resizing it meanwhile.
+		dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
 		pods, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
 		g.Expect(err).NotTo(HaveOccurred())
 		var lagging []string
 		for i := range pods.Items {
 			pod := &pods.Items[i]
-			if pod.DeletionTimestamp != nil || serving[pod.Name] {
+			// Terminating, finished or evicted pods are no replicas.
+			if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || serving[pod.Name] {
 				continue
 			}
 			client := &framework.InferenceClient{BaseURL: env.proxy.PodURL(env.cfg.Namespace, pod.Name, 8000), HTTP: env.proxy.Client()}
@@ -114,11 +120,8 @@ func expectEveryReplicaServes(ctx context.Context, runID string) []string {
 			}
 		}
 		g.Expect(lagging).To(BeEmpty(), "inference pods not serving run %s", runID)
+		g.Expect(len(serving)).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
+			"inference pods that served run %s: %v, the Deployment wants %d", runID, slices.Sorted(maps.Keys(serving)), ptr.Deref(dep.Spec.Replicas, 1))
 	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
-	checked := slices.Sorted(maps.Keys(serving))
-	dep, err := env.clientset.AppsV1().Deployments(env.cfg.Namespace).Get(ctx, "inference", metav1.GetOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(len(checked)).To(BeNumerically(">=", int(ptr.Deref(dep.Spec.Replicas, 1))),
-		"inference pods that served run %s: %v, the Deployment wants %d", runID, checked, ptr.Deref(dep.Spec.Replicas, 1))
-	return checked
+	return slices.Sorted(maps.Keys(serving))
 }

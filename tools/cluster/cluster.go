@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
@@ -191,7 +192,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.KubeconfigPath), 0o755); err != nil {
 		return nil, fmt.Errorf("failed to create kubeconfig dir: %w", err)
 	}
-	err = c.createOrReuse(ctx, opts, HostPorts(cfg), steps{
+	err = c.createOrReuse(ctx, opts, createConfig(cfg, opts.NodeImage != ""), steps{
 		healthy: c.healthy,
 		ready: func(ctx context.Context) error {
 			done := stage(log, "load metrics-server image")
@@ -217,6 +218,20 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	log.Info("cluster ready", "name", opts.Name, "kubeconfig", opts.KubeconfigPath, "elapsed", time.Since(total).Round(100*time.Millisecond))
 	return c, nil
+}
+
+// createConfig is the config a cluster is created from: the file as it is
+// for the node image built here, which bakes its CNI (kindnetd cannot be
+// pulled offline). A node image built elsewhere (kind's own, through
+// KIND_NODE_IMAGE) has no such conflist but carries kindnetd and its
+// manifest: kind's default CNI networks it.
+func createConfig(cfg *v1alpha4.Cluster, externalImage bool) *v1alpha4.Cluster {
+	if !externalImage {
+		return cfg
+	}
+	out := cfg.DeepCopy()
+	out.Networking.DisableDefaultCNI = false
+	return out
 }
 
 // provider is the part of kind's cluster provider that Up uses: the
@@ -246,7 +261,7 @@ type steps struct {
 // ready, its logs go to opts.DiagnosticsDir first and then it is deleted:
 // a failed Up leaves no cluster running. A reused cluster that fails is
 // left for the user to inspect (it was not created by this call).
-func (c *Cluster) createOrReuse(ctx context.Context, opts Options, hostPorts []string, s steps) error {
+func (c *Cluster) createOrReuse(ctx context.Context, opts Options, cfg *v1alpha4.Cluster, s steps) error {
 	log := c.log
 	existing, err := c.provider.List()
 	if err != nil {
@@ -270,13 +285,13 @@ func (c *Cluster) createOrReuse(ctx context.Context, opts Options, hostPorts []s
 		}
 	}
 	if !reused {
-		if err := CheckPortsFree(hostPorts); err != nil {
+		if err := CheckPortsFree(HostPorts(cfg)); err != nil {
 			return err
 		}
 		done := stage(log, "kind create cluster")
 		defer done.Stop()
 		err := c.provider.Create(opts.Name,
-			kindcluster.CreateWithConfigFile(opts.ConfigPath),
+			kindcluster.CreateWithV1Alpha4Config(cfg),
 			kindcluster.CreateWithNodeImage(c.NodeImage),
 			kindcluster.CreateWithKubeconfigPath(opts.KubeconfigPath),
 			kindcluster.CreateWithDisplayUsage(false),

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
@@ -54,7 +55,7 @@ func upCase(t *testing.T, existing []string, reuse, healthy bool, readyErr error
 	p := &fakeProvider{clusters: existing}
 	c := &Cluster{Name: "e2e", NodeImage: "flts.local/kind-node:v1.34.4", provider: p, log: slog.New(slog.DiscardHandler)}
 	opts := Options{Name: "e2e", Reuse: reuse, DiagnosticsDir: filepath.Join(t.TempDir(), "kind")}
-	err := c.createOrReuse(context.Background(), opts, nil, steps{
+	err := c.createOrReuse(context.Background(), opts, &v1alpha4.Cluster{}, steps{
 		healthy: func(context.Context) bool { return healthy },
 		ready:   func(context.Context) error { return readyErr },
 	})
@@ -119,7 +120,7 @@ func TestUpKeepsAReusedClusterThatIsNotReady(t *testing.T) {
 func TestUpReportsAFailedCreate(t *testing.T) {
 	p := &fakeProvider{createErr: errors.New("failed to init node with kubeadm")}
 	c := &Cluster{Name: "e2e", NodeImage: "img", provider: p, log: slog.New(slog.DiscardHandler)}
-	err := c.createOrReuse(context.Background(), Options{Name: "e2e"}, nil, steps{
+	err := c.createOrReuse(context.Background(), Options{Name: "e2e"}, &v1alpha4.Cluster{}, steps{
 		healthy: func(context.Context) bool { return true },
 		ready: func(context.Context) error {
 			t.Error("ready ran after a failed create")
@@ -128,5 +129,25 @@ func TestUpReportsAFailedCreate(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "failed to create kind cluster e2e with image img") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCreateConfigUsesKindnetForImagesBuiltElsewhere(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("..", "..", DefaultConfigPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := createConfig(cfg, false); got != cfg || !got.Networking.DisableDefaultCNI {
+		t.Errorf("the node image built here must get the file as is (its CNI baked in), got DisableDefaultCNI=%t", got.Networking.DisableDefaultCNI)
+	}
+	ext := createConfig(cfg, true)
+	if ext.Networking.DisableDefaultCNI {
+		t.Error("a node image built elsewhere has no baked CNI: kind's default (kindnetd) must stay enabled")
+	}
+	if !cfg.Networking.DisableDefaultCNI {
+		t.Error("createConfig changed the caller's config")
+	}
+	if len(ext.Nodes) != len(cfg.Nodes) || len(ext.KubeadmConfigPatches) != len(cfg.KubeadmConfigPatches) {
+		t.Errorf("the rest of the config must be kept: nodes %d/%d, patches %d/%d", len(ext.Nodes), len(cfg.Nodes), len(ext.KubeadmConfigPatches), len(cfg.KubeadmConfigPatches))
 	}
 }

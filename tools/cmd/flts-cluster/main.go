@@ -109,7 +109,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if version != nil {
 		// A node image built elsewhere still needs a supported release
 		// of its minor: metrics-server is built against it.
-		err := error(nil)
+		var err error
 		if nodeImage != nil && *nodeImage != "" {
 			err = cluster.CheckNodeImage(*nodeImage, *version)
 		} else {
