@@ -10,14 +10,14 @@ func TestCheckNodeImage(t *testing.T) {
 	for _, tc := range []struct {
 		image, version, wantErr string
 	}{
-		{"kindest/node:v1.33.4" + digest, "v1.33.13", ""},
-		{"kindest/node:v1.33.4", "1.33.13", ""},
-		{"registry.local:5000/kindest/node:v1.32.8" + digest, "v1.32.13", ""},
+		{"kindest/node:v1.34.0" + digest, "v1.34.4", ""},
+		{"kindest/node:v1.34.0", "1.34.4", ""},
+		{"registry.local:5000/kindest/node:v1.34.0" + digest, "v1.34.4", ""},
 		{"my/node:latest", "v1.34.4", ""},
 		{"my/node" + digest, "v1.34.4", ""},
 		{"kindest/node:v1.33.4" + digest, "v1.34.4", "runs Kubernetes v1.33.4, but K8S_VERSION is v1.34.4"},
 		{"registry.local:5000/node:v1.32.8", "v1.34.4", "runs Kubernetes v1.32.8"},
-		{"kindest/node:v1.33.4", "v1.99.0", "supported versions are"},
+		{"kindest/node:v1.33.4", "v1.33.13", "supported versions are"},
 	} {
 		err := CheckNodeImage(tc.image, tc.version)
 		switch {

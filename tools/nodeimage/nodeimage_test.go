@@ -14,7 +14,7 @@ import (
 )
 
 func TestValidateK8sVersion(t *testing.T) {
-	for in, want := range map[string]string{"": DefaultK8sVersion, "v1.33.13": "v1.33.13", "1.32.13": "v1.32.13"} {
+	for in, want := range map[string]string{"": DefaultK8sVersion, "v1.34.4": "v1.34.4", "1.34.4": "v1.34.4"} {
 		got, err := ValidateK8sVersion(in)
 		if err != nil || got != want {
 			t.Errorf("ValidateK8sVersion(%q) = %q, %v; want %q", in, got, err, want)

@@ -8,10 +8,19 @@ import (
 // DefaultK8sVersion is the Kubernetes version built when none is asked for.
 const DefaultK8sVersion = "v1.34.4"
 
-// SupportedK8sVersions are the k8s.io/kubernetes versions the module proxy
-// reachable from the project machines serves, and that run on cgroup v1 with
-// Debian bookworm's containerd 1.6.
-var SupportedK8sVersions = []string{"v1.32.13", "v1.33.13", "v1.34.4"}
+// SupportedK8sVersions are the k8s.io/kubernetes versions that were built
+// here and passed the whole suite (cgroup v1, Debian bookworm's containerd
+// 1.6). Two earlier entries were dropped on 2026-11-28 after the first
+// attempt to prove them:
+//   - v1.32.13 cannot be built from the module proxy: it serves no
+//     k8s.io/endpointslice v0.32.13 (403), a staging module Kubernetes
+//     needs.
+//   - v1.33.13 builds, but its kube-apiserver never reaches etcd at
+//     `kubeadm init` ("error creating storage factory: context deadline
+//     exceeded"). The lead: etcd's server, built in the same module graph,
+//     raises the apiserver's etcd client to v3.5.24 on Kubernetes' pinned
+//     grpc v1.68.1.
+var SupportedK8sVersions = []string{"v1.34.4"}
 
 // ValidateK8sVersion returns version (defaulted) or a clear error.
 func ValidateK8sVersion(version string) (string, error) {

@@ -14,7 +14,7 @@ func TestBadUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"node-image bad version", []string{"node-image", "--k8s-version", "v1.99.0"}, "supported versions are v1.32.13, v1.33.13, v1.34.4"},
+		{"node-image bad version", []string{"node-image", "--k8s-version", "v1.99.0"}, "supported versions are v1.34.4"},
 		{"node-image two modes", []string{"node-image", "--base-only", "--metrics-server-only"}, "exclude each other"},
 		{"node-image stray argument", []string{"node-image", "extra"}, "unexpected arguments"},
 		{"engine argument", []string{"engine", "now"}, "takes no arguments"},
