@@ -126,15 +126,20 @@ func (Host) Output(ctx context.Context, c *Cmd) (string, error) {
 
 // Run runs c and discards its output unless it fails.
 func (Host) Run(ctx context.Context, c *Cmd) error {
-	var out bytes.Buffer
+	// One buffer per stream: os/exec copies each stream in a goroutine of
+	// its own, and a shared buffer lost standard error whenever a sink
+	// (c.Stderr) made the streams differ (bytes.Buffer's ReadFrom on
+	// stdout cut what the stderr copy had written: a failed `go build`
+	// reported no reason, seen 2026-11-28).
+	var stdout, stderr bytes.Buffer
 	cmd := c.build(ctx)
-	cmd.Stdout = &out
+	cmd.Stdout = &stdout
 	if c.Stdout != nil {
 		cmd.Stdout = c.Stdout
 	}
-	cmd.Stderr = c.teeStderr(&out)
+	cmd.Stderr = c.teeStderr(&stderr)
 	if err := cmd.Run(); err != nil {
-		return &Error{Line: c.String(), Dir: c.Dir, Output: tail(out.String()), Err: err}
+		return &Error{Line: c.String(), Dir: c.Dir, Output: tail(stderr.String() + stdout.String()), Err: err}
 	}
 	return nil
 }

@@ -29,6 +29,27 @@ func TestErrorCarriesCommandLineAndOutput(t *testing.T) {
 	}
 }
 
+// A sink for standard error (progress counting) must not cost the error
+// its output.
+func TestErrorKeepsOutputWithAStderrSink(t *testing.T) {
+	var sink strings.Builder
+	for _, run := range []func(*Cmd) error{
+		func(c *Cmd) error { return c.Run(context.Background()) },
+		func(c *Cmd) error { _, err := c.Output(context.Background()); return err },
+	} {
+		sink.Reset()
+		c := Command("sh", "-c", "echo progress; echo 'x.go:1:2: boom' >&2; exit 1")
+		c.Stderr = &sink
+		err := run(c)
+		if err == nil || !strings.Contains(err.Error(), "x.go:1:2: boom") {
+			t.Errorf("error lacks the command's standard error: %v", err)
+		}
+		if !strings.Contains(sink.String(), "boom") {
+			t.Errorf("the sink missed standard error: %q", sink.String())
+		}
+	}
+}
+
 func TestOutputReturnsStdout(t *testing.T) {
 	c := Command("sh", "-c", "echo hello; echo noise >&2")
 	out, err := c.Output(context.Background())
