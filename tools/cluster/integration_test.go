@@ -135,28 +135,37 @@ func TestClusterIntegration(t *testing.T) {
 
 	t.Run("NodePort 30080 answers from both pods", func(t *testing.T) {
 		deployEcho(ctx, t, cs, ns, proberImage)
-		seen := map[string]int{}
-		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-		for i := 0; i < 60 && len(seen) < 2; i++ {
-			resp, err := client.Get("http://127.0.0.1:30080/")
-			if err != nil {
-				time.Sleep(500 * time.Millisecond)
-				continue
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				seen[strings.TrimSpace(string(body))]++
-			}
-		}
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=echo"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range pods.Items {
-			if seen[p.Name] == 0 {
-				t.Errorf("pod %s never answered on 127.0.0.1:30080; answers: %v", p.Name, seen)
+		// Ready pods are not yet endpoints everywhere: kube-proxy programs
+		// each one after its EndpointSlice update reaches it (60 requests
+		// sent at once all met the first pod, seen 2026-11-28). So each
+		// poll sends a burst, until every pod answered or the budget ends.
+		seen := map[string]int{}
+		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		err = poll(ctx, time.Minute, "both echo pods answering on 127.0.0.1:30080", func(ctx context.Context) (bool, string, error) {
+			for range 20 {
+				resp, err := client.Get("http://127.0.0.1:30080/")
+				if err != nil {
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					seen[strings.TrimSpace(string(body))]++
+				}
 			}
+			for _, p := range pods.Items {
+				if seen[p.Name] == 0 {
+					return false, fmt.Sprintf("pod %s never answered; answers: %v", p.Name, seen), nil
+				}
+			}
+			return true, "", nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 	})
 
