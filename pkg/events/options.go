@@ -41,9 +41,23 @@ type options struct {
 	streamMaxBytes int64
 	streamMaxAge   time.Duration
 	clientName     string
-	// pullExpiry is how long one pull request waits on the server; missing
-	// heartbeats (a lost consumer) are noticed within about this long.
+	// pullExpiry is how long one pull request waits on the server.
 	pullExpiry time.Duration
+}
+
+// maxPullHeartbeat caps the idle heartbeat the server sends while a pull
+// request waits; two missed ones end the pull. Without the cap it is half
+// the expiry (15 s). Besides a lost consumer, it catches a pull the client
+// never sent: nats.go (v1.55.0) skips the next pull when a message arrives
+// before its own bookkeeping of the previous pull has finished, and with
+// one message per pull nothing else triggers it. Reproduced under CPU
+// contention: the third of three published events waited for the missed
+// heartbeats instead of being delivered.
+const maxPullHeartbeat = 2 * time.Second
+
+// pullHeartbeat is the idle heartbeat for pulls that expire after expiry.
+func pullHeartbeat(expiry time.Duration) time.Duration {
+	return min(expiry/2, maxPullHeartbeat)
 }
 
 func defaultOptions() options {

@@ -91,17 +91,31 @@ func (c *consumerRun) config() jetstream.ConsumerConfig {
 	return cfg
 }
 
-// open creates (or updates) the consumer and starts pulling from it.
+// open starts pulling from the consumer. It creates (or updates) the
+// consumer unless the one this subscription already used still exists:
+// re-creating an ephemeral consumer (DeliverNew) would skip the events
+// published in between.
 func (c *consumerRun) open(ctx context.Context) (jetstream.MessagesContext, error) {
 	stream := StreamName(c.topic)
-	cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, stream, c.config())
-	if err != nil {
-		return nil, fmt.Errorf("failed to create consumer %q on stream %s: %w", c.durable, stream, err)
+	cons := c.cons
+	if cons != nil {
+		if _, err := cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			cons = nil
+		} else if err != nil {
+			return nil, fmt.Errorf("failed to look up consumer on stream %s: %w", stream, err)
+		}
+	}
+	if cons == nil {
+		var err error
+		if cons, err = c.bus.js.CreateOrUpdateConsumer(ctx, stream, c.config()); err != nil {
+			return nil, fmt.Errorf("failed to create consumer %q on stream %s: %w", c.durable, stream, err)
+		}
 	}
 	// One message at a time: buffered messages would sit out their ack
 	// wait behind a long-running handler and be redelivered needlessly.
-	it, err := cons.Messages(jetstream.PullMaxMessages(1), jetstream.PullExpiry(c.bus.opts.pullExpiry),
-		jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	expiry := c.bus.opts.pullExpiry
+	it, err := cons.Messages(jetstream.PullMaxMessages(1), jetstream.PullExpiry(expiry),
+		jetstream.PullHeartbeat(pullHeartbeat(expiry)), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return nil, fmt.Errorf("failed to start consuming %q: %w", c.topic, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +31,7 @@ import (
 	"github.com/flts/flts-e2e/pkg/objstore/s3store"
 	"github.com/flts/flts-e2e/pkg/preprocess"
 	"github.com/flts/flts-e2e/pkg/score"
+	"github.com/flts/flts-e2e/pkg/testlog"
 	"github.com/flts/flts-e2e/pkg/tracking"
 	trackingserver "github.com/flts/flts-e2e/pkg/tracking/server"
 )
@@ -235,7 +235,7 @@ type cluster struct {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	log := testLogger(t)
+	log := testlog.New(t)
 	c := &cluster{t: t, log: log, returns: newReturns(), reconnectFailed: make(chan struct{}, 16)}
 	c.minio = objstoretest.StartMinIOServer(t)
 	trackingStore, err := s3store.New(s3store.Config{Endpoint: c.minio.Endpoint, AccessKey: c.minio.AccessKey,
@@ -897,33 +897,4 @@ func (s *trackingServer) Stop() {
 	<-s.served
 	s.srv = nil
 	s.t.Logf("tracking server on %s stopped", s.addr)
-}
-
-// testLogger logs to the test's output (shown with -v or on failure) and
-// drops what clients log after the test (a NATS callback running late).
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{w: t.Output()}
-	t.Cleanup(w.close) // registered first: runs after every other cleanup
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	closed bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return len(p), nil
-	}
-	return w.w.Write(p)
-}
-
-func (w *testWriter) close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
 }
