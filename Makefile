@@ -133,6 +133,12 @@ e2e-suite: node-image images e2e-compile ## The Ginkgo suite alone, without the 
 e2e-fresh: ## make e2e as on a fresh machine: fresh clone, empty Go caches, the project's images removed; prints each stage's time.
 	$(GO) run ./tools/cmd/flts-fresh $(if $(FRESH_KEEP),--keep) -- $(FRESH_ARGS)
 
+.PHONY: ci-local
+# The workflow's offline leg by default; CI_LOCAL_ARGS='--job test' runs the
+# unit job, --keep-images a warm run. See tools/cmd/flts-ci-local.
+ci-local: ## Run a leg of .github/workflows/e2e.yaml as a GitHub runner would: non-root user with passwordless sudo, fresh checkout of HEAD, no project images.
+	$(GO) run ./tools/cmd/flts-ci-local $(or $(CI_LOCAL_ARGS),--job e2e --matrix node-image=)
+
 .PHONY: bench
 bench: ## Training and inference benchmarks (figures for the notes).
 	$(GO) test -run='^$$' -bench=Train -benchtime=1x ./pkg/forecast/...

@@ -37,9 +37,8 @@ import (
 	"time"
 
 	"github.com/flts/flts-e2e/tools/cluster"
-	"github.com/flts/flts-e2e/tools/engine"
 	"github.com/flts/flts-e2e/tools/execx"
-	"github.com/flts/flts-e2e/tools/imagebuild"
+	"github.com/flts/flts-e2e/tools/freshmachine"
 	"github.com/flts/flts-e2e/tools/reporoot"
 )
 
@@ -119,7 +118,9 @@ func run(ctx context.Context, log *slog.Logger, keep bool, makeArgs []string) er
 	if err != nil {
 		return fmt.Errorf("failed to clone %s: %w", root, err)
 	}
-	err = timed("remove images", func() error { return removeProjectImages(ctx, log, root, filepath.Join(tmp, "engine")) })
+	err = timed("remove images", func() error {
+		return freshmachine.RemoveProjectImages(ctx, log, root, filepath.Join(tmp, "engine"), clusterName())
+	})
 	if err != nil {
 		return err
 	}
@@ -174,58 +175,6 @@ func clusterName() string {
 		return n
 	}
 	return cluster.DefaultName
-}
-
-// removeProjectImages removes every image carrying the project's label.
-// An engine that is installed but stopped still holds its images, so one is
-// started for this when none answers, and stopped again: the fresh run then
-// starts its own, as a new machine's would.
-func removeProjectImages(ctx context.Context, log *slog.Logger, root, stateDir string) error {
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		log.Info("no Docker engine installed: no project images to remove")
-		return nil
-	}
-	eng, err := engine.Ensure(ctx, engine.Options{StateDir: stateDir, RepoRoot: root, Logger: log})
-	if err != nil {
-		return fmt.Errorf("failed to start the Docker engine to remove the project's images: %w", err)
-	}
-	defer func() {
-		if err := eng.Stop(context.WithoutCancel(ctx)); err != nil {
-			log.Warn("failed to stop the engine started to remove images", "err", err)
-		}
-	}()
-	// The clone's make e2e would delete a cluster of the same name and needs
-	// its host port: refuse rather than take the user's cluster down. Asked
-	// of the running engine, stopped nodes included (they start with it).
-	if out, err := execx.Command("docker", "ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster="+clusterName()).Output(ctx); err == nil && strings.TrimSpace(out) != "" {
-		return fmt.Errorf("a kind cluster %q exists and the fresh run would delete it: `make cluster-down` first, or set CLUSTER_NAME", clusterName())
-	}
-	out, err := execx.Command("docker", "images", "--filter", "label="+imagebuild.CacheKeyLabel, "--format", "{{.ID}}").Output(ctx)
-	if err != nil {
-		return fmt.Errorf("failed to list the project's images: %w", err)
-	}
-	ids := uniq(strings.Fields(out))
-	if len(ids) == 0 {
-		log.Info("no project images to remove")
-		return nil
-	}
-	log.Info("removing the project's images", "count", len(ids))
-	if err := execx.Command("docker", append([]string{"rmi", "--force"}, ids...)...).Run(ctx); err != nil {
-		return fmt.Errorf("failed to remove the project's images: %w", err)
-	}
-	return nil
-}
-
-func uniq(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // readStages parses the "name<TAB>seconds<TAB>exit status" lines that
