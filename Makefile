@@ -46,17 +46,17 @@ test: vet staticcheck unit test-integration helm-lint actionlint ## Unit and cha
 
 .PHONY: unit
 unit: ## Unit and chart tests with the race detector (and the memory flood test without it).
-	$(GO) test -race -count=1 $(PKGS)
-	$(GO) test -count=1 -run '^TestFlood' ./pkg/inference/
+	@$(call beat,unit,$(GO) test -race -count=1 $(PKGS))
+	@$(call beat,flood test,$(GO) test -count=1 -run '^TestFlood' ./pkg/inference/)
 
 .PHONY: vet
 vet: ## gofmt check and go vet.
 	@out=$$(gofmt -l pkg tools fixtures images e2e); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet -tags integration,clusterintegration ./...
+	@$(call beat,go vet,$(GO) vet -tags integration$(comma)clusterintegration ./...)
 
 .PHONY: staticcheck
 staticcheck: ## staticcheck (pinned in go.mod as a tool; config in staticcheck.conf).
-	$(GO) tool staticcheck -tags integration,clusterintegration ./...
+	@$(call beat,staticcheck,$(GO) tool staticcheck -tags integration$(comma)clusterintegration ./...)
 
 .PHONY: helm-lint
 helm-lint: $(BIN)/helm ## helm lint the chart with every values file.
@@ -76,10 +76,15 @@ STAGES := $(ARTIFACTS)/stage-times.tsv
 # (The heartbeat's sleep writes nowhere, so killing the loop leaves nothing
 # holding the terminal or a pipe open; `wait` on the killed loop is not a
 # failure, also under `set -e`.)
-timed = start=$$(date +%s); rc=0; \
-	( while sleep 30 >/dev/null 2>&1; do echo "[make] $(1): running for $$(( $$(date +%s) - start ))s"; done ) & beat=$$!; \
-	{ $(2); } || rc=$$?; kill $$beat 2>/dev/null || true; wait $$beat 2>/dev/null || true; \
+heartbeat_start = start=$$(date +%s); rc=0; \
+	( while sleep 30 >/dev/null 2>&1; do echo "[make] $(1): running for $$(( $$(date +%s) - start ))s"; done ) & beat=$$!;
+heartbeat_stop = kill $$beat 2>/dev/null || true; wait $$beat 2>/dev/null || true;
+timed = $(call heartbeat_start,$(1)) { $(2); } || rc=$$?; $(heartbeat_stop) \
 	mkdir -p $(ARTIFACTS); printf '%s\t%s\t%s\n' '$(1)' $$(( $$(date +%s) - start )) $$rc >> $(STAGES); exit $$rc
+# $(call beat,NAME,COMMAND) runs COMMAND (traced) with the same heartbeat:
+# a cold go vet, staticcheck or go test compiles for minutes without a word.
+beat = $(call heartbeat_start,$(1)) ( set -x; $(2) ) || rc=$$?; $(heartbeat_stop) exit $$rc
+comma := ,
 
 # Builds are prerequisites of the tests and run before any of them, with no
 # deadline of their own (each long step logs a heartbeat); the tests'
@@ -154,7 +159,7 @@ fuzz: ## Fuzz the request parser and the tracking filter grammar, FUZZTIME each 
 
 .PHONY: test-integration
 test-integration: $(BIN)/minio ## Against a real MinIO built from its module: the object-store adapter, tracking, and the pipeline with each dependency restarted mid-run.
-	FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/... ./pkg/pipeline/...
+	@$(call beat,test-integration,FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/... ./pkg/pipeline/...)
 
 ##@ Cluster and images
 
@@ -216,11 +221,11 @@ local: ## The whole pipeline on this machine without Kubernetes, then the API on
 	$(GO) run ./tools/cmd/flts-local
 
 $(BIN)/helm: go.mod
-	$(GO) build -o $@ helm.sh/helm/v3/cmd/helm
+	@$(call beat,helm build,$(GO) build -o $@ helm.sh/helm/v3/cmd/helm)
 
 # The MinIO server pinned in images/minio/module.txt, as the image builds it.
 $(BIN)/minio: images/minio/module.txt
-	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $$(grep -v '^#' $< | head -n1)
+	@$(call beat,minio build,GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $$(grep -v '^#' $< | head -n1))
 
 .PHONY: clean
 clean: cluster-down ## Delete the cluster and build outputs (caches stay).

@@ -45,6 +45,8 @@ func (j *job) runAction(ctx context.Context, uses string, with map[string]string
 
 // checkout clones the repository's committed HEAD into the workspace,
 // owned by the runner's user (a detached HEAD, as actions/checkout leaves).
+// root clones: the runner's user may not read a repository another user
+// owns (git's safe.directory).
 func (j *job) checkout(ctx context.Context) error {
 	if out, err := execx.Command("git", "-C", j.opts.RepoRoot, "status", "--porcelain", "--untracked-files=no").Output(ctx); err == nil && strings.TrimSpace(out) != "" {
 		j.opts.Logger.Warn("uncommitted changes are not part of the run: it checks out HEAD", "commit", j.sha)
@@ -52,7 +54,8 @@ func (j *job) checkout(ctx context.Context) error {
 	if err := execx.Command("git", "clone", "--quiet", "--no-hardlinks", j.opts.RepoRoot, j.opts.WorkDir).Run(ctx); err != nil {
 		return fmt.Errorf("failed to clone %s: %w", j.opts.RepoRoot, err)
 	}
-	if err := execx.Command("git", "-C", j.opts.WorkDir, "checkout", "--quiet", "--detach", j.sha).Run(ctx); err != nil {
+	// Root works in the user's workspace here: git must be told it is safe.
+	if err := execx.Command("git", "-c", "safe.directory="+j.opts.WorkDir, "-C", j.opts.WorkDir, "checkout", "--quiet", "--detach", j.sha).Run(ctx); err != nil {
 		return fmt.Errorf("failed to check out %s: %w", j.sha, err)
 	}
 	return j.opts.User.Chown(j.opts.WorkDir)

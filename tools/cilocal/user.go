@@ -22,8 +22,12 @@ type User struct {
 	GID  uint32
 }
 
-// Credential makes a process run as the user.
+// Credential makes a process run as the user; nil when this process
+// already is that user (only root may switch, even to itself).
 func (u *User) Credential() *syscall.Credential {
+	if u.UID == uint32(os.Getuid()) && u.GID == uint32(os.Getgid()) {
+		return nil
+	}
 	return &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{u.GID}}
 }
 
