@@ -132,6 +132,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		framework.ResetNamespace(ctx, framework.ResetNamespaceInput{
 			Client: env.clientset, Namespace: cfg.Namespace, Timeout: NamespaceResetTimeout, Poll: Poll, Logger: log})
 	}
+	Expect(framework.CreateNamespace(ctx, env.clientset, cfg.Namespace)).To(Succeed())
 	installed := time.Now()
 	Expect(env.helm.UpgradeInstall(ctx, HelmTimeout, helmArgs...)).To(Succeed())
 

@@ -89,7 +89,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "up":
 		version = fs.String("k8s-version", env.String("K8S_VERSION", nodeimage.DefaultK8sVersion), "Kubernetes version (env K8S_VERSION)")
 		defReuse := env.Bool("E2E_REUSE_CLUSTER", false)
-		nodeImage = fs.String("node-image", os.Getenv("KIND_NODE_IMAGE"), "use this node image instead of the one built by node-image (env KIND_NODE_IMAGE)")
+		nodeImage = fs.String("node-image", env.String("KIND_NODE_IMAGE", ""), "use this node image instead of the one built by node-image (env KIND_NODE_IMAGE)")
 		reuse = fs.Bool("reuse", defReuse, "keep an existing healthy cluster (env E2E_REUSE_CLUSTER)")
 		config = fs.String("config", "", "kind config (default fixtures/kind/cluster.yaml)")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig output (default _cache/flts-cluster/kubeconfig)")
