@@ -77,13 +77,14 @@ STAGES := $(ARTIFACTS)/stage-times.tsv
 # holding the terminal or a pipe open; `wait` on the killed loop is not a
 # failure, also under `set -e`.)
 heartbeat_start = start=$$(date +%s); rc=0; \
-	( while sleep 30 >/dev/null 2>&1; do echo "[make] $(1): running for $$(( $$(date +%s) - start ))s"; done ) & beat=$$!;
-heartbeat_stop = kill $$beat 2>/dev/null || true; wait $$beat 2>/dev/null || true;
+	( while sleep 30 >/dev/null 2>&1; do echo "[make] $(1): running for $$(( $$(date +%s) - start ))s"; done ) & hb_pid=$$!;
+heartbeat_stop = kill $$hb_pid 2>/dev/null || true; wait $$hb_pid 2>/dev/null || true;
 timed = $(call heartbeat_start,$(1)) { $(2); } || rc=$$?; $(heartbeat_stop) \
 	mkdir -p $(ARTIFACTS); printf '%s\t%s\t%s\n' '$(1)' $$(( $$(date +%s) - start )) $$rc >> $(STAGES); exit $$rc
 # $(call beat,NAME,COMMAND) runs COMMAND (traced) with the same heartbeat:
 # a cold go vet, staticcheck or go test compiles for minutes without a word.
-beat = $(call heartbeat_start,$(1)) ( set -x; $(2) ) || rc=$$?; $(heartbeat_stop) exit $$rc
+# A comma in COMMAND must be written $(comma): make splits arguments on it.
+beat = $(if $(3),$(error beat: a comma in "$(2),$(3)": write it as $$(comma)))$(call heartbeat_start,$(1)) ( set -x; $(2) ) || rc=$$?; $(heartbeat_stop) exit $$rc
 comma := ,
 
 # Builds are prerequisites of the tests and run before any of them, with no

@@ -26,13 +26,21 @@ func (j *job) runAction(ctx context.Context, uses string, with map[string]string
 		return nil, j.setupGo(ctx, with)
 	case "actions/cache":
 		out, err := j.restoreCache(ctx, with)
-		if err == nil && out["cache-hit"] != "true" {
-			key, paths := out["cache-primary-key"], with["path"]
+		if err != nil {
+			return nil, err
+		}
+		if out["cache-hit"] != "true" {
+			key, paths := with["key"], with["path"]
 			j.posts = append(j.posts, func(ctx context.Context) error {
 				return j.saveCache(ctx, key, paths)
 			})
 		}
-		return out, err
+		// actions/cache (unlike cache/restore) has cache-hit only, unset
+		// on a miss.
+		if out["cache-matched-key"] == "" {
+			return nil, nil
+		}
+		return map[string]string{"cache-hit": out["cache-hit"]}, nil
 	case "actions/cache/restore":
 		return j.restoreCache(ctx, with)
 	case "actions/cache/save":
@@ -136,7 +144,8 @@ func (j *job) restoreCache(ctx context.Context, with map[string]string) (map[str
 	if _, err := os.Stat(j.cacheFile(key)); err == nil {
 		matched = key
 	} else {
-		for _, prefix := range strings.Split(with["restore-keys"], "\n") {
+		// The primary key is tried as a prefix too, before the restore keys.
+		for _, prefix := range append([]string{key}, strings.Split(with["restore-keys"], "\n")...) {
 			if prefix = strings.TrimSpace(prefix); prefix == "" {
 				continue
 			}
@@ -244,15 +253,29 @@ func (j *job) uploadArtifact(ctx context.Context, with map[string]string) error 
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return fmt.Errorf("failed to create %s: %w", dest, err)
 	}
+	if err := j.opts.User.Chown(dest); err != nil {
+		return err
+	}
 	copied := 0
 	for _, p := range j.cachePaths(with["path"]) {
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
-		if err := execx.Command("cp", "-a", strings.TrimSuffix(p, "/")+"/.", dest).Run(ctx); err != nil {
+		// As the runner's user, as on GitHub: a file root wrote and kept
+		// to itself fails the upload there too.
+		cp := exec.Command("cp", "-a", strings.TrimSuffix(p, "/")+"/.", dest)
+		cp.Stdout, cp.Stderr = j.opts.Out, j.opts.Out
+		cp.SysProcAttr = &syscall.SysProcAttr{Credential: j.opts.User.Credential()}
+		if err := runInterruptible(ctx, cp); err != nil {
 			return fmt.Errorf("failed to upload %s: %w", p, err)
 		}
 		copied++
+	}
+	// upload-artifact v4 leaves hidden files out unless include-hidden-files.
+	if with["include-hidden-files"] != "true" {
+		if err := removeHidden(dest); err != nil {
+			return err
+		}
 	}
 	if copied == 0 {
 		msg := fmt.Sprintf("no files found at %s", with["path"])
@@ -263,5 +286,32 @@ func (j *job) uploadArtifact(ctx context.Context, with map[string]string) error 
 		return nil
 	}
 	fmt.Fprintf(j.opts.Out, "Artifact %s: %s\n", name, dest)
+	return nil
+}
+
+// removeHidden deletes the files and directories under dir whose name
+// starts with a dot.
+func removeHidden(dir string) error {
+	var hidden []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != dir && strings.HasPrefix(d.Name(), ".") {
+			hidden = append(hidden, p)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failed to list the artifact's files: %w", err)
+	}
+	for _, p := range hidden {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("failed to leave out hidden %s: %w", p, err)
+		}
+	}
 	return nil
 }

@@ -297,7 +297,7 @@ func (j *job) githubContext() map[string]string {
 	}
 }
 
-// Call runs the functions the workflow uses.
+// Call runs the functions the workflow uses (names in lower case).
 func (j *job) Call(name string, args []workflow.Value) (workflow.Value, error) {
 	switch name {
 	case "always":
@@ -308,7 +308,7 @@ func (j *job) Call(name string, args []workflow.Value) (workflow.Value, error) {
 		return !j.failed && !j.cancelled, nil
 	case "failure":
 		return j.failed, nil
-	case "hashFiles":
+	case "hashfiles":
 		patterns := make([]string, len(args))
 		for i, a := range args {
 			patterns[i] = workflow.String(a)
@@ -365,9 +365,11 @@ func (j *job) runScript(ctx context.Context, step workflow.Step) (map[string]str
 	}
 	defer os.RemoveAll(dir)
 	files := map[string]string{
-		"GITHUB_OUTPUT": filepath.Join(dir, "output"),
-		"GITHUB_ENV":    filepath.Join(dir, "env"),
-		"GITHUB_PATH":   filepath.Join(dir, "path"),
+		"GITHUB_OUTPUT":       filepath.Join(dir, "output"),
+		"GITHUB_ENV":          filepath.Join(dir, "env"),
+		"GITHUB_PATH":         filepath.Join(dir, "path"),
+		"GITHUB_STATE":        filepath.Join(dir, "state"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
 	}
 	scriptPath := filepath.Join(dir, "script.sh")
 	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
@@ -383,7 +385,9 @@ func (j *job) runScript(ctx context.Context, step workflow.Step) (map[string]str
 	}
 	var argv []string
 	switch step.Shell {
-	case "", "bash":
+	case "": // GitHub's default on Linux: no pipefail
+		argv = []string{"bash", "-e", scriptPath}
+	case "bash":
 		argv = []string{"bash", "--noprofile", "--norc", "-eo", "pipefail", scriptPath}
 	case "sh":
 		argv = []string{"sh", "-e", scriptPath}
@@ -398,22 +402,28 @@ func (j *job) runScript(ctx context.Context, step workflow.Step) (map[string]str
 	cmd.Dir = j.opts.WorkDir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = j.opts.Out, j.opts.Out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: j.opts.User.Credential()}
-	if err := runInterruptible(ctx, cmd); err != nil {
-		return nil, err
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: j.opts.User.Credential()}
+	runErr := runInterruptible(ctx, cmd)
+	// Read also after a failure, as GitHub does.
+	outputs, err := j.readStepFiles(files)
+	return outputs, errors.Join(runErr, err)
+}
+
+// readStepFiles applies what a step wrote to GITHUB_ENV and GITHUB_PATH
+// and returns its GITHUB_OUTPUT.
+func (j *job) readStepFiles(files map[string]string) (map[string]string, error) {
 	outputs, err := readKeyValues(files["GITHUB_OUTPUT"])
 	if err != nil {
 		return nil, err
 	}
 	added, err := readKeyValues(files["GITHUB_ENV"])
 	if err != nil {
-		return nil, err
+		return outputs, err
 	}
 	maps.Copy(j.env, added)
 	paths, err := os.ReadFile(files["GITHUB_PATH"])
 	if err != nil {
-		return nil, err
+		return outputs, fmt.Errorf("failed to read GITHUB_PATH: %w", err)
 	}
 	for _, p := range strings.Split(strings.TrimSpace(string(paths)), "\n") {
 		if p != "" {
@@ -423,10 +433,17 @@ func (j *job) runScript(ctx context.Context, step workflow.Step) (map[string]str
 	return outputs, nil
 }
 
-// runInterruptible runs cmd until it exits or ctx ends. On ctx's end the
-// process group gets SIGINT, then SIGTERM after 7.5 s and SIGKILL 2.5 s
-// later: GitHub's cancellation sequence.
+// runInterruptible runs cmd until it exits or ctx ends. On ctx's end it
+// does what GitHub's runner does to a step: SIGINT to the step's process
+// (the shell, not its children), SIGTERM 7.5 s later, SIGKILL 2.5 s after
+// that. Then, beyond GitHub (whose runner cleans up orphans at the end of
+// the job), the whole process group is killed so nothing of the step
+// outlives it here.
 func runInterruptible(ctx context.Context, cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("failed to start %s: %w", cmd.Args[0], err)
 	}
@@ -437,12 +454,20 @@ func runInterruptible(ctx context.Context, cmd *exec.Cmd) error {
 		return exitError(err)
 	case <-ctx.Done():
 	}
-	pgid := cmd.Process.Pid
+	pid := cmd.Process.Pid
 	for _, s := range []struct {
+		pid   int
 		sig   syscall.Signal
 		grace time.Duration
-	}{{syscall.SIGINT, 7500 * time.Millisecond}, {syscall.SIGTERM, 2500 * time.Millisecond}, {syscall.SIGKILL, time.Minute}} {
-		_ = syscall.Kill(-pgid, s.sig)
+	}{
+		{pid, syscall.SIGINT, 7500 * time.Millisecond},
+		{pid, syscall.SIGTERM, 2500 * time.Millisecond},
+		{pid, syscall.SIGKILL, 5 * time.Second},
+		// Beyond GitHub: the rest of the group (a child still holding the
+		// output pipe keeps Wait from returning).
+		{-pid, syscall.SIGKILL, time.Minute},
+	} {
+		_ = syscall.Kill(s.pid, s.sig)
 		select {
 		case <-done:
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
@@ -455,7 +480,7 @@ func runInterruptible(ctx context.Context, cmd *exec.Cmd) error {
 func exitError(err error) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return fmt.Errorf("process completed with exit code %d", ee.ExitCode())
+		return fmt.Errorf("process completed with exit code %d: %w", ee.ExitCode(), err)
 	}
 	return err
 }
@@ -470,6 +495,7 @@ func readKeyValues(path string) (map[string]string, error) {
 	defer f.Close()
 	out := map[string]string{}
 	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20) // values may be long lines
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {

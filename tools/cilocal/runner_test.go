@@ -199,7 +199,7 @@ jobs:
   j:
     steps:
       - uses: actions/checkout@v4
-      - run: mkdir -p _artifacts/sub && echo hi > _artifacts/sub/f
+      - run: mkdir -p _artifacts/sub && echo hi > _artifacts/sub/f && touch _artifacts/.hidden
       - if: always()
         uses: actions/upload-artifact@v4
         with:
@@ -212,6 +212,9 @@ jobs:
 	}
 	if b, err := os.ReadFile(filepath.Join(artifacts, "e2e-x", "sub", "f")); err != nil || string(b) != "hi\n" {
 		t.Errorf("artifact not copied: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(artifacts, "e2e-x", ".hidden")); err == nil {
+		t.Error("a hidden file was uploaded (upload-artifact v4 leaves them out)")
 	}
 }
 
@@ -252,5 +255,55 @@ jobs:
 	}
 	if res.Steps[0].Elapsed > 30*time.Second || !strings.Contains(out, "interrupted") {
 		t.Errorf("the step was not interrupted at its timeout (%s):\n%s", res.Steps[0].Elapsed, out)
+	}
+}
+
+func TestTheDefaultShellHasNoPipefailAndBashHas(t *testing.T) {
+	doc := `
+jobs:
+  j:
+    steps:
+      - run: false | true
+      - if: always()
+        shell: bash
+        run: false | true
+`
+	res, out, _ := runJob(t, doc, nil, t.TempDir())
+	if got := outcomes(res); got != "success failure" {
+		t.Fatalf("outcomes %q, want the default shell to pass and shell: bash to fail:\n%s", got, out)
+	}
+}
+
+func TestActionsCacheHasOnlyCacheHitAndSavesAfterASuccessfulJob(t *testing.T) {
+	cacheDir := t.TempDir()
+	doc := `
+jobs:
+  j:
+    steps:
+      - uses: actions/checkout@v4
+      - id: c
+        uses: actions/cache@v4
+        with:
+          path: _cache
+          key: go-${{ matrix.run }}
+          restore-keys: go-
+      - run: |
+          test "${{ steps.c.outputs.cache-hit }}" = "${{ matrix.hit }}"
+          test -z "${{ steps.c.outputs.cache-matched-key }}"
+          mkdir -p _cache && echo ${{ matrix.run }} > _cache/f
+          test "${{ matrix.fail }}" != yes
+`
+	// A failed job saves nothing; a successful one saves in its post step.
+	if res, out, _ := runJob(t, doc, map[string]any{"run": "1", "hit": "", "fail": "yes"}, cacheDir); !res.Failed {
+		t.Fatalf("the failing job passed:\n%s", out)
+	}
+	if res, out, _ := runJob(t, doc, map[string]any{"run": "1", "hit": ""}, cacheDir); res.Failed {
+		t.Fatalf("miss:\n%s", out)
+	}
+	if res, out, _ := runJob(t, doc, map[string]any{"run": "2", "hit": "false"}, cacheDir); res.Failed {
+		t.Fatalf("restore-key match:\n%s", out)
+	}
+	if res, out, _ := runJob(t, doc, map[string]any{"run": "1", "hit": "true"}, cacheDir); res.Failed {
+		t.Fatalf("exact hit:\n%s", out)
 	}
 }

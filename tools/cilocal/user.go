@@ -52,11 +52,16 @@ func EnsureUser(ctx context.Context, log *slog.Logger, name string) (*User, erro
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("creating the runner's user %q and its sudo rule needs root: run `sudo make ci-local`", name)
 	}
+	rule := filepath.Join("/etc/sudoers.d", "flts-ci-local-"+name)
 	if _, err := user.Lookup(name); err != nil {
 		log.Info("creating the runner's user", "user", name)
 		if err := execx.Command("useradd", "--create-home", "--user-group", "--shell", "/bin/bash", name).Run(ctx); err != nil {
 			return nil, fmt.Errorf("failed to create user %q: %w", name, err)
 		}
+	} else if _, err := os.Stat(rule); err != nil {
+		// An account this tool did not create gets no sudo rule from it,
+		// nor its ~/work cleaned.
+		return nil, fmt.Errorf("user %q exists and was not created by flts-ci-local (no %s): choose another --user", name, rule)
 	}
 	if _, err := exec.LookPath("sudo"); err != nil {
 		log.Info("installing sudo (Debian package): the workflow's steps escalate with it")
@@ -68,10 +73,6 @@ func EnsureUser(ctx context.Context, log *slog.Logger, name string) (*User, erro
 				return nil, fmt.Errorf("failed to install sudo: %w", err)
 			}
 		}
-	}
-	rule := filepath.Join("/etc/sudoers.d", "flts-ci-local-"+name)
-	if err := writeSudoRule(ctx, rule, name+" ALL=(ALL) NOPASSWD:ALL\n"); err != nil {
-		return nil, err
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
@@ -87,6 +88,9 @@ func EnsureUser(ctx context.Context, log *slog.Logger, name string) (*User, erro
 	}
 	if uid == 0 {
 		return nil, fmt.Errorf("user %q is root: the runner's user must not be", name)
+	}
+	if err := writeSudoRule(ctx, rule, name+" ALL=(ALL) NOPASSWD:ALL\n"); err != nil {
+		return nil, err
 	}
 	return &User{Name: name, Home: u.HomeDir, UID: uint32(uid), GID: uint32(gid)}, nil
 }

@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,7 +15,7 @@ type Value any
 
 // Context resolves what an expression names: a property path
 // (matrix.k8s, steps.node-cache.outputs.cache-matched-key) and the
-// functions it calls (hashFiles, always, cancelled, ...).
+// functions it calls, by lower-case name (hashfiles, always, ...).
 type Context interface {
 	Lookup(path []string) (Value, error)
 	Call(name string, args []Value) (Value, error)
@@ -69,12 +71,20 @@ func Condition(cond string, ctx Context) (bool, error) {
 	if strings.HasPrefix(cond, "${{") && strings.HasSuffix(cond, "}}") && strings.Count(cond, "${{") == 1 {
 		cond = cond[3 : len(cond)-2]
 	}
+	// GitHub reads a condition without a status function as
+	// success() && (condition): it does not run after a failure or a
+	// cancellation.
+	if !statusCall.MatchString(cond) {
+		cond = "success() && (" + cond + ")"
+	}
 	v, err := Eval(cond, ctx)
 	if err != nil {
 		return false, err
 	}
 	return Truthy(v), nil
 }
+
+var statusCall = regexp.MustCompile(`(?i)\b(success|failure|always|cancelled)\s*\(`)
 
 // Truthy is GitHub's truthiness: false, 0, "" and null are false.
 func Truthy(v Value) bool {
@@ -133,7 +143,7 @@ func number(v Value) float64 {
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		if err != nil {
-			return -1 // NaN in GitHub: equal to nothing; -1 suffices here
+			return math.NaN() // equal to nothing, as on GitHub
 		}
 		return f
 	}
@@ -161,6 +171,10 @@ type parser struct {
 	tok token
 	err error
 	ctx Context
+	// skip > 0 while parsing an operand that && or || already decided:
+	// it is parsed but nothing in it is looked up or called, as GitHub
+	// short-circuits (true || secrets.X is true, not an error).
+	skip int
 }
 
 func (p *parser) next() {
@@ -228,8 +242,10 @@ func (p *parser) or() (Value, error) {
 	l, err := p.and()
 	for err == nil && p.is("||") {
 		p.next()
+		decided := Truthy(l)
 		var r Value
-		if r, err = p.and(); err == nil && !Truthy(l) {
+		r, err = p.operand(decided, p.and)
+		if err == nil && !decided {
 			l = r
 		}
 	}
@@ -240,12 +256,24 @@ func (p *parser) and() (Value, error) {
 	l, err := p.cmp()
 	for err == nil && p.is("&&") {
 		p.next()
+		decided := !Truthy(l)
 		var r Value
-		if r, err = p.cmp(); err == nil && Truthy(l) {
+		r, err = p.operand(decided, p.cmp)
+		if err == nil && !decided {
 			l = r
 		}
 	}
 	return l, err
+}
+
+// operand parses the right side of && or ||, without evaluating it when
+// the left side decided the result.
+func (p *parser) operand(decided bool, parse func() (Value, error)) (Value, error) {
+	if decided {
+		p.skip++
+		defer func() { p.skip-- }()
+	}
+	return parse()
 }
 
 func (p *parser) cmp() (Value, error) {
@@ -334,7 +362,11 @@ func (p *parser) call(name string) (Value, error) {
 		}
 	}
 	p.next() // )
-	return p.ctx.Call(name, args)
+	if p.skip > 0 {
+		return nil, nil
+	}
+	// Function names are case-insensitive on GitHub.
+	return p.ctx.Call(strings.ToLower(name), args)
 }
 
 func (p *parser) path(first string) (Value, error) {
@@ -360,6 +392,9 @@ func (p *parser) path(first string) (Value, error) {
 			}
 			p.next()
 		default:
+			if p.skip > 0 {
+				return nil, nil
+			}
 			return p.ctx.Lookup(path)
 		}
 	}

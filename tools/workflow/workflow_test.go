@@ -60,6 +60,10 @@ func TestEvalTheWorkflowsExpressions(t *testing.T) {
 		"(1 == 1) && !(2 == 3)":                                                                    "true",
 		"'ABC' == 'abc'":                                                                           "true",
 		"'1' == 1":                                                                                 "true",
+		"'x' == 0":                                                                                 "false",
+		"true || nosuch()":                                                                         "true",
+		"false && nosuch.x.y":                                                                      "false",
+		"matrix.k8s || nosuch()":                                                                   "v1.34.4",
 	} {
 		v, err := Eval(expr, ctx)
 		if err != nil {
@@ -95,6 +99,11 @@ func TestConditionDefaultsToSuccess(t *testing.T) {
 		{"always()", true, true},
 		{"${{ !cancelled() }}", false, true},
 		{"${{ !cancelled() }}", true, false},
+		// No status function: success() && (condition), as on GitHub.
+		{"1 == 1", false, true},
+		{"1 == 1", true, false},
+		{"${{ 'a' != '' }}", true, false},
+		{"Always() && 1 == 1", true, true},
 	} {
 		got, err := Condition(tc.cond, fakeContext{cancelled: tc.cancelled})
 		if err != nil || got != tc.want {

@@ -88,6 +88,12 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C cancels the job as GitHub would (its cleanup steps
+	// still run); a second one ends this process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	failed, err := run(ctx, log, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "flts-ci-local:", err)
@@ -141,8 +147,10 @@ func run(ctx context.Context, log *slog.Logger, cfg config) (failed bool, err er
 	}
 	if !cfg.keep {
 		defer func() {
-			if err := removeDir(context.WithoutCancel(ctx), base); err != nil {
-				log.Warn("failed to remove the workspace", "dir", base, "err", err)
+			for _, dir := range []string{filepath.Join(base, "flts-e2e"), tempDir} {
+				if err := removeDir(context.WithoutCancel(ctx), dir); err != nil {
+					log.Warn("failed to remove the workspace", "dir", dir, "err", err)
+				}
 			}
 		}()
 	}
