@@ -10,9 +10,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/flts/flts-e2e/tools/execx"
+	"github.com/flts/flts-e2e/tools/freshmachine"
 )
 
 // runAction emulates the actions the workflow uses. Anything else fails the
@@ -56,11 +56,8 @@ func (j *job) runAction(ctx context.Context, uses string, with map[string]string
 // root clones: the runner's user may not read a repository another user
 // owns (git's safe.directory).
 func (j *job) checkout(ctx context.Context) error {
-	if out, err := execx.Command("git", "-C", j.opts.RepoRoot, "status", "--porcelain", "--untracked-files=no").Output(ctx); err == nil && strings.TrimSpace(out) != "" {
-		j.opts.Logger.Warn("uncommitted changes are not part of the run: it checks out HEAD", "commit", j.sha)
-	}
-	if err := execx.Command("git", "clone", "--quiet", "--no-hardlinks", j.opts.RepoRoot, j.opts.WorkDir).Run(ctx); err != nil {
-		return fmt.Errorf("failed to clone %s: %w", j.opts.RepoRoot, err)
+	if err := freshmachine.Clone(ctx, j.opts.Logger, j.opts.RepoRoot, j.opts.WorkDir); err != nil {
+		return err
 	}
 	// Root works in the user's workspace here: git must be told it is safe.
 	if err := execx.Command("git", "-c", "safe.directory="+j.opts.WorkDir, "-C", j.opts.WorkDir, "checkout", "--quiet", "--detach", j.sha).Run(ctx); err != nil {
@@ -115,9 +112,9 @@ func (j *job) cacheFile(key string) string {
 	return filepath.Join(j.opts.CacheDir, url.PathEscape(key)+".tar")
 }
 
-// cachePaths resolves a path: input (one per line, relative to the
-// workspace).
-func (j *job) cachePaths(paths string) []string {
+// workspacePaths resolves a path: input of cache and upload-artifact (one
+// per line, relative to the workspace).
+func (j *job) workspacePaths(paths string) []string {
 	var out []string
 	for _, p := range strings.Split(paths, "\n") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -159,10 +156,7 @@ func (j *job) restoreCache(ctx context.Context, with map[string]string) (map[str
 		return out, nil
 	}
 	fmt.Fprintf(j.opts.Out, "Restoring cache %s\n", matched)
-	tar := exec.Command("tar", "-xPf", j.cacheFile(matched), "-C", j.opts.WorkDir)
-	tar.Stdout, tar.Stderr = j.opts.Out, j.opts.Out
-	tar.SysProcAttr = &syscall.SysProcAttr{Credential: j.opts.User.Credential()}
-	if err := runInterruptible(ctx, tar); err != nil {
+	if err := j.runAsUser(ctx, "", nil, "tar", "-xPf", j.cacheFile(matched), "-C", j.opts.WorkDir); err != nil {
 		return nil, fmt.Errorf("failed to restore cache %s: %w", matched, err)
 	}
 	out["cache-matched-key"] = matched
@@ -208,7 +202,7 @@ func (j *job) saveCache(ctx context.Context, key, paths string) error {
 		return nil
 	}
 	var rel []string
-	for _, p := range j.cachePaths(paths) {
+	for _, p := range j.workspacePaths(paths) {
 		if _, err := os.Stat(p); err != nil {
 			fmt.Fprintf(j.opts.Out, "Cache path %s does not exist; skipped\n", p)
 			continue
@@ -226,10 +220,7 @@ func (j *job) saveCache(ctx context.Context, key, paths string) error {
 		return nil
 	}
 	tmp := dest + ".partial"
-	tar := exec.Command("tar", append([]string{"-cPf", tmp, "-C", j.opts.WorkDir}, rel...)...)
-	tar.Stdout, tar.Stderr = j.opts.Out, j.opts.Out
-	tar.SysProcAttr = &syscall.SysProcAttr{Credential: j.opts.User.Credential()}
-	if err := runInterruptible(ctx, tar); err != nil {
+	if err := j.runAsUser(ctx, "", nil, append([]string{"tar", "-cPf", tmp, "-C", j.opts.WorkDir}, rel...)...); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("failed to save cache %s: %w", key, err)
 	}
@@ -257,16 +248,13 @@ func (j *job) uploadArtifact(ctx context.Context, with map[string]string) error 
 		return err
 	}
 	copied := 0
-	for _, p := range j.cachePaths(with["path"]) {
+	for _, p := range j.workspacePaths(with["path"]) {
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
 		// As the runner's user, as on GitHub: a file root wrote and kept
 		// to itself fails the upload there too.
-		cp := exec.Command("cp", "-a", strings.TrimSuffix(p, "/")+"/.", dest)
-		cp.Stdout, cp.Stderr = j.opts.Out, j.opts.Out
-		cp.SysProcAttr = &syscall.SysProcAttr{Credential: j.opts.User.Credential()}
-		if err := runInterruptible(ctx, cp); err != nil {
+		if err := j.runAsUser(ctx, "", nil, "cp", "-a", strings.TrimSuffix(p, "/")+"/.", dest); err != nil {
 			return fmt.Errorf("failed to upload %s: %w", p, err)
 		}
 		copied++

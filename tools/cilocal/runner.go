@@ -25,6 +25,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/workflow"
 )
 
@@ -116,11 +117,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	j := &job{opts: opts, def: def, env: map[string]string{}, steps: map[string]stepState{},
 		runID: strconv.FormatInt(start.Unix(), 10)}
-	sha, err := exec.CommandContext(ctx, "git", "-C", opts.RepoRoot, "rev-parse", "HEAD").Output()
+	sha, err := execx.Command("git", "-C", opts.RepoRoot, "rev-parse", "HEAD").Output(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("failed to read the HEAD commit of %s: %w", opts.RepoRoot, err)
 	}
-	j.sha = strings.TrimSpace(string(sha))
+	j.sha = strings.TrimSpace(sha)
 	// The runner creates the workspace before any step (checkout clones
 	// into it).
 	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
@@ -398,12 +399,7 @@ func (j *job) runScript(ctx context.Context, step workflow.Step) (map[string]str
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = j.opts.WorkDir
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = j.opts.Out, j.opts.Out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: j.opts.User.Credential()}
-	runErr := runInterruptible(ctx, cmd)
+	runErr := j.runAsUser(ctx, j.opts.WorkDir, env, argv...)
 	// Read also after a failure, as GitHub does.
 	outputs, err := j.readStepFiles(files)
 	return outputs, errors.Join(runErr, err)
@@ -433,17 +429,25 @@ func (j *job) readStepFiles(files map[string]string) (map[string]string, error) 
 	return outputs, nil
 }
 
-// runInterruptible runs cmd until it exits or ctx ends. On ctx's end it
+// runAsUser runs argv as the runner's user with the job's output, in a
+// process group of its own, interrupted as GitHub interrupts a step when
+// ctx ends. A nil env is this process's environment.
+func (j *job) runAsUser(ctx context.Context, dir string, env []string, argv ...string) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.Stdout, cmd.Stderr = j.opts.Out, j.opts.Out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: j.opts.User.Credential()}
+	return runInterruptible(ctx, cmd)
+}
+
+// runInterruptible runs cmd (started in its own process group) until it
+// exits or ctx ends. On ctx's end it
 // does what GitHub's runner does to a step: SIGINT to the step's process
 // (the shell, not its children), SIGTERM 7.5 s later, SIGKILL 2.5 s after
 // that. Then, beyond GitHub (whose runner cleans up orphans at the end of
 // the job), the whole process group is killed so nothing of the step
 // outlives it here.
 func runInterruptible(ctx context.Context, cmd *exec.Cmd) error {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Setpgid = true
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("failed to start %s: %w", cmd.Args[0], err)
 	}

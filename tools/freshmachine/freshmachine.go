@@ -1,5 +1,6 @@
-// Package freshmachine puts this machine's Docker engine in the state a new
-// machine's would be in for the project: none of its images.
+// Package freshmachine gives a run what a new machine would give it: a
+// clean clone of HEAD, Go caches that can be thrown away, and a Docker
+// engine holding none of the project's images.
 package freshmachine
 
 import (

@@ -26,7 +26,6 @@ import (
 
 	"github.com/flts/flts-e2e/tools/cilocal"
 	"github.com/flts/flts-e2e/tools/cluster"
-	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/freshmachine"
 	"github.com/flts/flts-e2e/tools/reporoot"
 	"github.com/flts/flts-e2e/tools/workflow"
@@ -148,7 +147,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config) (failed bool, err er
 	if !cfg.keep {
 		defer func() {
 			for _, dir := range []string{filepath.Join(base, "flts-e2e"), tempDir} {
-				if err := removeDir(context.WithoutCancel(ctx), dir); err != nil {
+				if err := freshmachine.RemoveTree(context.WithoutCancel(ctx), dir); err != nil {
 					log.Warn("failed to remove the workspace", "dir", dir, "err", err)
 				}
 			}
@@ -207,25 +206,11 @@ func selectLeg(legs []map[string]any, want map[string]string) (map[string]any, e
 
 // resetDir removes dir (root-owned files included) and creates it empty.
 func resetDir(ctx context.Context, dir string) error {
-	if err := removeDir(ctx, dir); err != nil {
+	if err := freshmachine.RemoveTree(ctx, dir); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("failed to create %s: %w", dir, err)
-	}
-	return nil
-}
-
-func removeDir(ctx context.Context, dir string) error {
-	if _, err := os.Stat(dir); err != nil {
-		return nil
-	}
-	// The Go module cache is written read-only: make it removable first.
-	if err := execx.Command("chmod", "-R", "u+w", dir).Run(ctx); err != nil {
-		return fmt.Errorf("failed to make %s removable: %w", dir, err)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("failed to remove %s: %w", dir, err)
 	}
 	return nil
 }

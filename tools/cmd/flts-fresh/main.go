@@ -79,9 +79,6 @@ func run(ctx context.Context, log *slog.Logger, keep bool, makeArgs []string) er
 	if err != nil {
 		return err
 	}
-	if out, err := execx.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(ctx); err == nil && strings.TrimSpace(out) != "" {
-		log.Warn("uncommitted changes are not part of the fresh run: it clones HEAD")
-	}
 	tmp, err := os.MkdirTemp("", "flts-fresh-")
 	if err != nil {
 		return fmt.Errorf("failed to create a temporary directory: %w", err)
@@ -91,11 +88,7 @@ func run(ctx context.Context, log *slog.Logger, keep bool, makeArgs []string) er
 			log.Info("kept the fresh run's directory", "dir", tmp)
 			return
 		}
-		// The module cache is written read-only: make it removable first.
-		if err := execx.Command("chmod", "-R", "u+w", tmp).Run(context.Background()); err != nil {
-			log.Warn("failed to make the temporary directory writable", "dir", tmp, "err", err)
-		}
-		if err := os.RemoveAll(tmp); err != nil {
+		if err := freshmachine.RemoveTree(context.Background(), tmp); err != nil {
 			log.Warn("failed to remove the temporary directory", "dir", tmp, "err", err)
 		}
 	}()
@@ -112,11 +105,9 @@ func run(ctx context.Context, log *slog.Logger, keep bool, makeArgs []string) er
 	}
 
 	clone := filepath.Join(tmp, "flts-e2e")
-	err = timed("fresh clone", func() error {
-		return execx.Command("git", "clone", "--quiet", "--no-hardlinks", root, clone).Run(ctx)
-	})
+	err = timed("fresh clone", func() error { return freshmachine.Clone(ctx, log, root, clone) })
 	if err != nil {
-		return fmt.Errorf("failed to clone %s: %w", root, err)
+		return err
 	}
 	err = timed("remove images", func() error {
 		return freshmachine.RemoveProjectImages(ctx, log, root, filepath.Join(tmp, "engine"), clusterName())
