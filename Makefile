@@ -26,7 +26,16 @@ DURATION          ?= 60s
 IMAGE_TAG         ?= e2e
 # The kubeconfig `make cluster` and the suite write (tools/cluster).
 CLUSTER_KUBECONFIG ?= $(CURDIR)/_cache/flts-cluster/kubeconfig
-export K8S_VERSION CLUSTER_NAME ARTIFACTS IMAGE_TAG KIND_NODE_IMAGE E2E_KEEP_CLUSTER E2E_REUSE_CLUSTER
+# An existing cluster instead of the suite's kind cluster (README, "Any
+# cluster"): no node image, no cluster check; images pushed to E2E_REGISTRY
+# or already on the nodes (E2E_IMAGES_PRELOADED=1).
+E2E_KUBECONFIG    ?=
+E2E_REGISTRY      ?=
+E2E_IMAGES_PRELOADED ?=
+export K8S_VERSION CLUSTER_NAME ARTIFACTS IMAGE_TAG KIND_NODE_IMAGE E2E_KEEP_CLUSTER E2E_REUSE_CLUSTER \
+	E2E_KUBECONFIG E2E_REGISTRY E2E_IMAGES_PRELOADED
+existing  := $(if $(E2E_KUBECONFIG),1)
+preloaded := $(filter 1 t T true TRUE True,$(E2E_IMAGES_PRELOADED))
 
 GO      ?= go
 GINKGO  := $(GO) tool ginkgo
@@ -102,7 +111,8 @@ e2e: ## Build everything, then the cluster check and the whole suite (GINKGO_ARG
 	exit $$rc
 
 .PHONY: e2e-build
-e2e-build: node-image images e2e-compile
+# An existing cluster needs no node image, and preloaded images no build.
+e2e-build: $(if $(existing),,node-image) $(if $(preloaded),,images) e2e-compile
 
 .PHONY: e2e-compile
 # After tools, so two go commands never download the same modules at once.
@@ -117,6 +127,12 @@ e2e-compile: tools
 		&& $(GO) test -c -o /dev/null ./e2e && $(GINKGO) version)
 
 .PHONY: e2e-run
+ifneq ($(existing),)
+e2e-run:
+	@# The cluster check creates a kind cluster: on an existing cluster the
+	@# suite checks what it needs itself (metrics API, default StorageClass).
+	@$(call timed,suite,$(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e)
+else
 e2e-run:
 	@# The cluster integration check creates a fresh cluster (or reuses one with
 	@# E2E_REUSE_CLUSTER=1) and checks it: node Ready, DNS from a pod, NodePort
@@ -129,11 +145,32 @@ e2e-run:
 	( $(call timed,cluster check,$(GO) test -count=1 -v -timeout=$(CLUSTER_CHECK_TIMEOUT) -tags clusterintegration -run TestClusterIntegration ./tools/cluster) ) \
 		|| { cleanup; exit 1; }; \
 	$(call timed,suite,E2E_REUSE_CLUSTER=1 $(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e)
+endif
 
 .PHONY: e2e-suite
 e2e-suite: node-image images e2e-compile ## The Ginkgo suite alone, without the cluster check (it brings up its own cluster).
 	@mkdir -p $(ARTIFACTS)
 	$(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e
+
+.PHONY: e2e-existing
+# The proof of E2E_KUBECONFIG/E2E_REGISTRY on this machine: a second kind
+# cluster made as a user would make one (no host port, containerd reading
+# hosts.toml), a registry built from its Go module on the kind network, then
+# `make e2e` pointed at both; cluster, registry and an engine flts started
+# are removed at the end, on failure and on Ctrl-C too (E2E_KEEP_CLUSTER=1
+# keeps them).
+EXISTING_NAME       ?= flts-existing
+EXISTING_KUBECONFIG ?= $(CURDIR)/_cache/$(EXISTING_NAME)/kubeconfig
+e2e-existing: engine node-image images cluster-cli ## make e2e on a cluster it did not create: a second kind cluster and a registry on the kind network (E2E_KUBECONFIG, E2E_REGISTRY).
+	@$(call timed,registry image,$(FLTS_IMAGES) registry)
+	@set -e; \
+	cleanup() { case "$${E2E_KEEP_CLUSTER:-0}" in 1|t|T|true|TRUE|True) echo "kept: cluster $(EXISTING_NAME), registry"; return ;; esac; \
+		$(FLTS_CLUSTER) registry-down || true; $(FLTS_CLUSTER) down --name $(EXISTING_NAME) || true; $(FLTS_IMAGES) engine --stop || true; }; \
+	trap 'cleanup; exit 130' INT TERM; \
+	rc=0; { $(FLTS_CLUSTER) up --name $(EXISTING_NAME) --config fixtures/kind/registry-cluster.yaml --kubeconfig $(EXISTING_KUBECONFIG) \
+		&& $(FLTS_CLUSTER) registry --name $(EXISTING_NAME) \
+		&& $(MAKE) --no-print-directory e2e E2E_KUBECONFIG=$(EXISTING_KUBECONFIG) E2E_REGISTRY=localhost:5001 E2E_REUSE_CLUSTER= ; } || rc=$$?; \
+	cleanup; exit $$rc
 
 .PHONY: e2e-fresh
 e2e-fresh: ## make e2e as on a fresh machine: fresh clone, empty Go caches, the project's images removed; prints each stage's time.

@@ -310,7 +310,7 @@ func startLoad(ctx context.Context, d time.Duration) *asyncLoad {
 		defer GinkgoRecover()
 		defer close(l.done)
 		l.res, l.err = loadtest.Run(ctx, loadtest.Input{Client: env.clientset, Namespace: env.cfg.Namespace,
-			Image: env.images.Ref("loadgen"), Users: ChaosUsers, Workers: LoadWorkers, Duration: d, RampUp: LoadRampUp, Logger: env.log, Name: name})
+			Image: env.cfg.Images.Ref("loadgen", env.cfg.ImageTag), PullPolicy: env.cfg.Images.PullPolicy, Users: ChaosUsers, Workers: LoadWorkers, Duration: d, RampUp: LoadRampUp, Logger: env.log, Name: name})
 	}()
 	// The caller's schedule (evictions, a restart) counts from the moment
 	// the users start, not from the Job's creation: pod start-up takes

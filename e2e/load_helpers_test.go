@@ -141,14 +141,15 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 
 	By(fmt.Sprintf("applying %d closed-loop users for %s from %d in-cluster workers", users, duration, LoadWorkers))
 	run.Result, run.LoadErr = loadtest.Run(ctx, loadtest.Input{
-		Client:    env.clientset,
-		Namespace: env.cfg.Namespace,
-		Image:     env.images.Ref("loadgen"),
-		Users:     users,
-		Workers:   LoadWorkers,
-		Duration:  duration,
-		RampUp:    LoadRampUp,
-		Logger:    env.log,
+		Client:     env.clientset,
+		Namespace:  env.cfg.Namespace,
+		Image:      env.cfg.Images.Ref("loadgen", env.cfg.ImageTag),
+		PullPolicy: env.cfg.Images.PullPolicy,
+		Users:      users,
+		Workers:    LoadWorkers,
+		Duration:   duration,
+		RampUp:     LoadRampUp,
+		Logger:     env.log,
 	})
 	if run.LoadErr == nil {
 		var peak int32
@@ -159,8 +160,8 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 		By(fmt.Sprintf("waiting up to %s for the HPA to return to %d replicas", budget, p.MinReplicas))
 		end := run.Result.Summary.End
 		g := NewGomega(func(message string, _ ...int) { run.BackErr = message })
-		// A light load from the host through the NodePort (the user's
-		// path) while the HPA removes pods: a pod must leave the Service
+		// A light load from outside the cluster (the user's path: the
+		// NodePort on kind) while the HPA removes pods: a pod must leave the Service
 		// before it stops answering.
 		run.DrainFromPods = livePods(ctx, g)
 		drain := startDrainLoad(ctx)
@@ -225,8 +226,8 @@ type drainLoad struct {
 	err    error
 }
 
-// startDrainLoad starts DrainUsers closed-loop users against the NodePort,
-// in this process, until halt.
+// startDrainLoad starts DrainUsers closed-loop users against the Service
+// from outside the cluster, in this process, until halt.
 func startDrainLoad(ctx context.Context) *drainLoad {
 	d := &drainLoad{stopCh: make(chan struct{}), done: make(chan struct{})}
 	go func() {
@@ -234,7 +235,10 @@ func startDrainLoad(ctx context.Context) *drainLoad {
 		defer close(d.done)
 		// The duration is only a bound: halt ends it.
 		d.res, d.err = loadgen.Run(ctx, loadgen.Config{URL: env.inference.BaseURL + "/predict", Users: DrainUsers,
-			Duration: time.Hour, RampUp: time.Second, Timeout: RequestTimeout}, loadgen.WithStop(d.stopCh))
+			Duration: time.Hour, RampUp: time.Second, Timeout: RequestTimeout},
+			// The suite's own path to the Service (a fresh connection per
+			// request through the NodePort, or the API server's proxy).
+			loadgen.WithHTTPClient(env.inference.HTTP), loadgen.WithStop(d.stopCh))
 	}()
 	return d
 }

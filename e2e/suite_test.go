@@ -16,13 +16,13 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/flts/flts-e2e/e2e/framework"
 	"github.com/flts/flts-e2e/e2e/framework/report"
-	"github.com/flts/flts-e2e/tools/cluster"
 	"github.com/flts/flts-e2e/tools/imagebuild"
 	"github.com/flts/flts-e2e/tools/reporoot"
 )
@@ -31,14 +31,15 @@ import (
 type suiteEnv struct {
 	cfg       framework.Config
 	log       *slog.Logger
-	cluster   *cluster.Cluster
+	target    target
 	envconf   *envconf.Config
 	klient    klient.Client
 	clientset kubernetes.Interface
 	proxy     *framework.APIProxy
 	inference *framework.InferenceClient
-	images    *imagebuild.Builder
-	helm      *framework.Helm
+	// metricsServer is the Service behind the metrics API.
+	metricsServer k8stypes.NamespacedName
+	helm          *framework.Helm
 	// failed is set by any failed spec; setUp once BeforeSuite finished.
 	// A BeforeSuite that failed part-way (Helm, pipeline, rollout) leaves
 	// setUp false, and the teardown saves diagnostics for it too: neither
@@ -73,50 +74,62 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 	env = &suiteEnv{cfg: cfg, log: log}
 
-	By(fmt.Sprintf("bringing up kind cluster %q (Kubernetes %s)", cfg.ClusterName, cfg.K8sVersion))
+	if cfg.Existing() {
+		By(fmt.Sprintf("using the existing cluster of E2E_KUBECONFIG (%s)", cfg.Kubeconfig))
+	} else {
+		By(fmt.Sprintf("bringing up kind cluster %q (Kubernetes %s)", cfg.ClusterName, cfg.K8sVersion))
+	}
 	upCtx, cancel := context.WithTimeout(ctx, ClusterUpTimeout)
 	defer cancel()
-	c, err := cluster.Up(upCtx, cluster.Options{
-		Name:       cfg.ClusterName,
-		K8sVersion: cfg.K8sVersion,
-		NodeImage:  cfg.NodeImage,
-		Reuse:      cfg.ReuseCluster,
-		ImageTag:   cfg.ImageTag,
-		RepoRoot:   repoRoot,
-		Logger:     log,
-		// The teardown's place for the nodes' logs: Up saves them itself
-		// when the cluster it created fails, since no teardown runs then.
-		DiagnosticsDir: filepath.Join(cfg.ArtifactsDir, "diagnostics", "kind"),
-	})
+	t, err := upTarget(upCtx, cfg, log)
 	Expect(err).NotTo(HaveOccurred(), "cluster did not come up")
-	env.cluster = c
+	env.target = t
 	// Registered right after create: runs on success, failure and Ctrl-C.
-	DeferCleanup(teardownCluster)
+	DeferCleanup(teardown)
 
-	env.envconf = envconf.NewWithKubeConfig(c.Kubeconfig())
+	env.envconf = envconf.NewWithKubeConfig(t.Kubeconfig())
 	env.klient, err = env.envconf.NewClient()
 	Expect(err).NotTo(HaveOccurred())
 	env.clientset, err = kubernetes.NewForConfig(env.klient.RESTConfig())
 	Expect(err).NotTo(HaveOccurred())
 	env.proxy, err = framework.NewAPIProxy(env.klient.RESTConfig())
 	Expect(err).NotTo(HaveOccurred())
-	env.inference = framework.NewInferenceClient(fmt.Sprintf("http://127.0.0.1:%d", cfg.NodePort))
+	// The user's path from outside the cluster: kind maps the NodePort to
+	// the host; an existing cluster is reached at E2E_INFERENCE_URL or
+	// through the API server's service proxy.
+	switch {
+	case cfg.InferenceURL != "":
+		env.inference = framework.NewInferenceClient(cfg.InferenceURL, nil)
+	case cfg.Existing():
+		env.inference = framework.NewInferenceClient(env.proxy.ServiceURL(cfg.Namespace, "inference", 8000), env.proxy.Transport())
+	default:
+		env.inference = framework.NewInferenceClient(fmt.Sprintf("http://127.0.0.1:%d", cfg.NodePort), nil)
+	}
+	log.Info("inference API from outside the cluster", "url", env.inference.BaseURL)
+
+	By("checking the metrics API the HPA reads (metrics-server)")
+	env.metricsServer = framework.WaitForMetricsAPI(ctx, framework.WaitForMetricsAPIInput{
+		Client: env.clientset, Timeout: MetricsAPITimeout, Poll: Poll})
+	if cfg.Existing() {
+		By("checking for a default StorageClass (MinIO and NATS keep their data on claims)")
+		sc, err := framework.DefaultStorageClass(ctx, env.clientset)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sc).NotTo(BeEmpty(), "the cluster has no default StorageClass: mark one with %s=true", framework.DefaultStorageClassAnnotation)
+	}
 
 	// The images are built before the suite (`make images`): nothing is
 	// compiled under the suite's deadline.
-	By("loading the pipeline images into the node")
+	By(fmt.Sprintf("delivering the pipeline images to the nodes (%s)", cfg.Images.Registry))
 	imgCtx, cancelImg := context.WithTimeout(ctx, ImagesTimeout)
 	defer cancelImg()
-	env.images, err = imagebuild.New(imagebuild.Options{RepoRoot: repoRoot, Tag: cfg.ImageTag, Logger: log})
+	builder, err := imagebuild.New(imagebuild.Options{RepoRoot: repoRoot, Tag: cfg.ImageTag, Logger: log})
 	Expect(err).NotTo(HaveOccurred())
-	refs, err := env.images.Present(imgCtx, imagebuild.PipelineImages...)
-	Expect(err).NotTo(HaveOccurred(), "pipeline images missing")
-	Expect(c.LoadImages(imgCtx, refs...)).To(Succeed(), "loading images into the node failed")
+	Expect(t.DeliverImages(imgCtx, builder, imagebuild.PipelineImages)).To(Succeed(), "images not delivered")
 
 	By("installing the flts Helm chart with values-e2e.yaml")
 	env.helm, err = framework.NewHelm(ctx, framework.HelmInput{
 		RepoRoot:   repoRoot,
-		Kubeconfig: c.Kubeconfig(),
+		Kubeconfig: t.Kubeconfig(),
 		Namespace:  cfg.Namespace,
 		Release:    cfg.Release,
 	})
@@ -125,10 +138,18 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	for _, f := range cfg.ExtraValues {
 		helmArgs = append(helmArgs, "-f", f)
 	}
-	helmArgs = append(helmArgs, "--set", "image.tag="+cfg.ImageTag)
-	if cfg.ReuseCluster {
+	helmArgs = append(helmArgs, "--set", "image.tag="+cfg.ImageTag,
+		"--set", "image.registry="+cfg.Images.Registry, "--set", "image.pullPolicy="+string(cfg.Images.PullPolicy))
+	if cfg.Existing() {
+		// A fixed NodePort may be taken on a shared cluster: let it
+		// allocate one (the suite does not use it there).
+		helmArgs = append(helmArgs, "--set", "inference.service.nodePort=null")
+	}
+	if cfg.ReuseCluster || cfg.Existing() {
 		// Reuse keeps the cluster, never the release: see ResetNamespace.
-		By("removing the release a previous run left on the reused cluster")
+		// On an existing cluster, a run that was killed before its
+		// teardown leaves its namespace behind.
+		By("removing the release a previous run left on the cluster")
 		framework.ResetNamespace(ctx, framework.ResetNamespaceInput{
 			Client: env.clientset, Namespace: cfg.Namespace, Timeout: NamespaceResetTimeout, Poll: Poll, Logger: log})
 	}
@@ -155,7 +176,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// endpoints a moment later, and a request through the NodePort in that
 	// moment ends in EOF. The areas start once the user's path (host →
 	// NodePort → Service) reaches every Ready pod.
-	By("waiting for NodePort 30080 to reach every Ready inference pod")
+	By("waiting for the path from outside the cluster to reach every Ready inference pod")
 	Eventually(func(g Gomega) {
 		pods, err := env.clientset.CoreV1().Pods(cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
 		g.Expect(err).NotTo(HaveOccurred())
@@ -168,7 +189,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		}
 		for i := range pods.Items {
 			if p := &pods.Items[i]; framework.PodReady(p) {
-				g.Expect(answered).To(HaveKey(p.Name), "Ready pod %s not reached through the NodePort", p.Name)
+				g.Expect(answered).To(HaveKey(p.Name), "Ready pod %s not reached through %s", p.Name, env.inference.BaseURL)
 			}
 		}
 	}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
@@ -180,39 +201,44 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	env.eventsSince = time.Now()
 	env.setUp = true
-}, NodeTimeout(ClusterUpTimeout+ImagesTimeout+NamespaceResetTimeout+HelmTimeout+PipelineTimeout+2*RolloutTimeout))
+}, NodeTimeout(ClusterUpTimeout+MetricsAPITimeout+ImagesTimeout+NamespaceResetTimeout+HelmTimeout+PipelineTimeout+2*RolloutTimeout))
 
-// teardownCluster saves diagnostics when anything failed, then deletes the
-// cluster unless the user asked to keep it.
-func teardownCluster(ctx SpecContext) {
-	if env == nil || env.cluster == nil {
+// teardown saves diagnostics when anything failed, then removes what the
+// suite created: the kind cluster, or on an existing cluster the release's
+// namespace (both kept with E2E_KEEP_CLUSTER).
+func teardown(ctx SpecContext) {
+	if env == nil || env.target == nil {
 		return
 	}
 	if env.failed || !env.setUp || CurrentSpecReport().Failed() {
 		dir := filepath.Join(env.cfg.ArtifactsDir, "diagnostics")
 		env.log.Info("saving diagnostics", "dir", dir)
+		namespaces := []string{env.cfg.Namespace, "kube-system"}
+		if env.cfg.Existing() {
+			// Not the user's system pods: only what the suite made.
+			namespaces = namespaces[:1]
+		}
 		if env.clientset != nil {
 			if err := framework.DumpDiagnostics(ctx, framework.DumpInput{
-				Client: env.clientset, Namespaces: []string{env.cfg.Namespace, "kube-system"}, Dir: dir,
+				Client: env.clientset, Namespaces: namespaces, Dir: dir,
 			}); err != nil {
 				env.log.Warn("some diagnostics were not saved", "err", err)
 			}
 		}
-		if err := env.cluster.ExportLogs(ctx, filepath.Join(dir, "kind")); err != nil {
-			env.log.Warn("kind export logs failed", "err", err)
+		if err := env.target.ExportLogs(ctx, filepath.Join(dir, "kind")); err != nil {
+			env.log.Warn("exporting the nodes' logs failed", "err", err)
 		}
 	}
-	if env.cfg.KeepCluster {
-		env.log.Info("keeping the cluster (E2E_KEEP_CLUSTER)", "name", env.cfg.ClusterName, "kubeconfig", env.cluster.Kubeconfig())
-		return
+	if env.cfg.Existing() && env.clientset != nil {
+		if env.cfg.KeepCluster {
+			env.log.Info("keeping the release (E2E_KEEP_CLUSTER)", "namespace", env.cfg.Namespace, "kubeconfig", env.cfg.Kubeconfig)
+		} else {
+			By("removing the release's namespace from the existing cluster")
+			framework.ResetNamespace(ctx, framework.ResetNamespaceInput{
+				Client: env.clientset, Namespace: env.cfg.Namespace, Timeout: NamespaceResetTimeout, Poll: Poll, Logger: env.log})
+		}
 	}
-	Expect(cluster.Down(ctx, env.cfg.ClusterName)).To(Succeed())
-	// An engine the suite started goes with the cluster; one that was
-	// already running is left alone (Stop is a no-op for it).
-	if eng := env.cluster.Engine; eng != nil && eng.Started {
-		env.log.Info("stopping the Docker engine the suite started", "pid", eng.PID)
-		Expect(eng.Stop(ctx)).To(Succeed())
-	}
+	Expect(env.target.Close(ctx)).To(Succeed())
 }
 
 var _ = ReportAfterEach(func(report SpecReport) {

@@ -11,6 +11,10 @@ const (
 	// 3 min, metrics API 4 min) plus kind create and an engine start. No
 	// image is built here: `make e2e` builds them first.
 	ClusterUpTimeout = 15 * time.Minute
+	// MetricsAPITimeout bounds the metrics API serving node metrics: kind's
+	// cluster.Up waited for it already, and an existing cluster's
+	// metrics-server serves within one scrape (60 s at its default).
+	MetricsAPITimeout = time.Minute
 	// ImagesTimeout bounds loading the pre-built pipeline images into the
 	// node (about 250 MB through `kind load`).
 	ImagesTimeout = 5 * time.Minute
@@ -25,7 +29,7 @@ const (
 	// 30 s from install, 2-10 s from a new dataset, measured 2026-11-28.
 	// With the other set-up bounds it keeps BeforeSuite (44 min) inside
 	// the Makefile's E2E_TIMEOUT (45 min).
-	PipelineTimeout = 10 * time.Minute
+	PipelineTimeout = 9 * time.Minute
 	// RolloutTimeout bounds a Deployment reaching its ready replicas with
 	// images already in the node.
 	RolloutTimeout = 3 * time.Minute

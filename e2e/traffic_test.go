@@ -30,7 +30,7 @@ var _ = Describe("Traffic: the native Service spreads requests over both replica
 			g.Expect(pods).To(HaveLen(2))
 		}).WithContext(ctx).WithTimeout(periods.ScaleDownBudget(periods.MaxReplicas)).WithPolling(Poll).Should(Succeed())
 
-		By("sending requests through NodePort 30080, one connection each")
+		By("sending requests from outside the cluster (NodePort 30080 on kind), one connection each")
 		served := map[string]int{}
 		for range trafficRequests {
 			_, resp, err := env.inference.Predict(ctx, 1)

@@ -34,22 +34,24 @@ type Prediction struct {
 	ReqID       string           `json:"req_id"`
 }
 
-// InferenceClient calls the inference API. Every request uses a new
-// connection so kube-proxy picks a backend per request, as separate
-// clients would: keep-alive would pin one client to one pod.
+// InferenceClient calls the inference API from outside the cluster.
 type InferenceClient struct {
 	BaseURL string
 	HTTP    *http.Client
 }
 
-// NewInferenceClient calls the inference API at baseURL over fresh connections.
-func NewInferenceClient(baseURL string) *InferenceClient {
+// NewInferenceClient calls the inference API at baseURL. A nil transport
+// opens a new connection per request, so kube-proxy picks a backend per
+// request as separate clients would (keep-alive would pin one client to one
+// pod). Through the API server's service proxy (transport authenticated
+// against it) the API server picks an endpoint per request instead.
+func NewInferenceClient(baseURL string, transport http.RoundTripper) *InferenceClient {
+	if transport == nil {
+		transport = &http.Transport{DisableKeepAlives: true}
+	}
 	return &InferenceClient{
 		BaseURL: baseURL,
-		HTTP: &http.Client{
-			Timeout:   10 * time.Second,
-			Transport: &http.Transport{DisableKeepAlives: true},
-		},
+		HTTP:    &http.Client{Timeout: 10 * time.Second, Transport: transport},
 	}
 }
 

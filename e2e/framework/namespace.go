@@ -90,3 +90,21 @@ func ResetNamespace(ctx context.Context, in ResetNamespaceInput) {
 	}).WithContext(ctx).WithTimeout(in.Timeout).WithPolling(in.Poll).Should(Succeed())
 	in.Logger.Info("namespace deleted", "namespace", in.Namespace, "elapsed", time.Since(start).Round(time.Second))
 }
+
+// DefaultStorageClassAnnotation marks the StorageClass of claims that name none.
+const DefaultStorageClassAnnotation = "storageclass.kubernetes.io/is-default-class"
+
+// DefaultStorageClass returns the name of the cluster's default
+// StorageClass, "" when there is none.
+func DefaultStorageClass(ctx context.Context, client kubernetes.Interface) (string, error) {
+	scs, err := client.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("failed to list StorageClasses: %w", err)
+	}
+	for _, sc := range scs.Items {
+		if sc.Annotations[DefaultStorageClassAnnotation] == "true" {
+			return sc.Name, nil
+		}
+	}
+	return "", nil
+}

@@ -9,7 +9,9 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -117,6 +119,10 @@ type DiscoverPeriodsInput struct {
 	Client    kubernetes.Interface
 	Namespace string
 	HPAName   string
+	// MetricsServer is the Service behind the metrics API (see
+	// WaitForMetricsAPI); its Deployment has the same name, as
+	// metrics-server's manifests make it. Default kube-system/metrics-server.
+	MetricsServer types.NamespacedName
 }
 
 // DiscoverPeriods reads the periods from the running cluster: the
@@ -134,11 +140,20 @@ func DiscoverPeriods(ctx context.Context, in DiscoverPeriodsInput) (Periods, err
 			}
 		}
 	}
-	ms, err := in.Client.AppsV1().Deployments("kube-system").Get(ctx, "metrics-server", metav1.GetOptions{})
-	if err != nil {
-		return p, fmt.Errorf("failed to get metrics-server Deployment: %w", err)
+	msName := in.MetricsServer
+	if msName.Name == "" {
+		msName = types.NamespacedName{Namespace: "kube-system", Name: "metrics-server"}
 	}
-	if v, ok := flagValue(ms.Spec.Template.Spec.Containers, "metric-resolution"); ok {
+	// A metrics API served by something else (another name, a managed
+	// add-on) keeps metrics-server's default resolution, the longest usual
+	// one: budgets derived from it are generous, never short.
+	ms, err := in.Client.AppsV1().Deployments(msName.Namespace).Get(ctx, msName.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return p, fmt.Errorf("failed to get metrics-server Deployment %s: %w", msName, err)
+	}
+	if v, ok := flagValue(ms.Spec.Template.Spec.Containers, "metric-resolution"); err == nil && ok {
 		if p.MetricResolution, err = time.ParseDuration(v); err != nil {
 			return p, fmt.Errorf("failed to parse metrics-server resolution %q: %w", v, err)
 		}

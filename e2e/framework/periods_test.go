@@ -9,6 +9,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 )
@@ -96,5 +97,30 @@ func TestDiscoverPeriods(t *testing.T) {
 	}
 	if _, err := DiscoverPeriods(context.Background(), DiscoverPeriodsInput{Client: fake.NewClientset(cm, ms), Namespace: "flts", HPAName: "inference"}); err == nil {
 		t.Fatal("want an error when the HPA is missing")
+	}
+}
+
+func TestDiscoverPeriodsFindsMetricsServerByItsService(t *testing.T) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "inference", Namespace: "flts"},
+		Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 4},
+	}
+	ms := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "ms", Namespace: "monitoring"},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "metrics-server", Args: []string{"--metric-resolution=20s"}}}}}},
+	}
+	in := DiscoverPeriodsInput{Client: fake.NewClientset(hpa, ms), Namespace: "flts", HPAName: "inference",
+		MetricsServer: types.NamespacedName{Namespace: "monitoring", Name: "ms"}}
+	p, err := DiscoverPeriods(context.Background(), in)
+	if err != nil || p.MetricResolution != 20*time.Second {
+		t.Fatalf("named metrics-server: periods %+v, err %v", p, err)
+	}
+	// A metrics API served by something that is not a Deployment (a
+	// managed add-on): metrics-server's default, the generous one.
+	in.MetricsServer.Name = "absent"
+	p, err = DiscoverPeriods(context.Background(), in)
+	if err != nil || p.MetricResolution != defaultMetricResolution {
+		t.Fatalf("no Deployment: periods %+v, err %v; want the default resolution", p, err)
 	}
 }

@@ -11,10 +11,13 @@ import (
 
 // APIProxy reaches in-cluster HTTP endpoints through the API server's
 // service and pod proxy, so the suite needs no port-forward and no extra
-// host ports: only the inference Service has a NodePort.
+// host ports: only the inference Service has a NodePort (and on an
+// existing cluster, where no host port is mapped, even it is reached
+// through the service proxy).
 type APIProxy struct {
-	host   string
-	client *http.Client
+	host      string
+	transport http.RoundTripper
+	client    *http.Client
 }
 
 // NewAPIProxy builds an APIProxy from the cluster's REST config.
@@ -24,10 +27,14 @@ func NewAPIProxy(cfg *rest.Config) (*APIProxy, error) {
 		return nil, fmt.Errorf("failed to build API server transport: %w", err)
 	}
 	return &APIProxy{
-		host:   strings.TrimSuffix(cfg.Host, "/"),
-		client: &http.Client{Transport: rt, Timeout: 30 * time.Second},
+		host:      strings.TrimSuffix(cfg.Host, "/"),
+		transport: rt,
+		client:    &http.Client{Transport: rt, Timeout: 30 * time.Second},
 	}, nil
 }
+
+// Transport authenticates requests against the API server.
+func (p *APIProxy) Transport() http.RoundTripper { return p.transport }
 
 // Client is the HTTP client authenticated against the API server.
 func (p *APIProxy) Client() *http.Client { return p.client }

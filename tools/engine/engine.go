@@ -172,3 +172,18 @@ func (e *Engine) defaultRuntime(ctx context.Context) string {
 	}
 	return strings.TrimSpace(out)
 }
+
+// StopOwned stops the dockerd this package started (its PID is recorded in
+// opts.StateDir), for a caller that did not hold the Engine; an engine
+// started by anyone else is left alone. It reports whether one was stopped.
+func StopOwned(ctx context.Context, opts Options) (bool, error) {
+	if err := opts.defaults(); err != nil {
+		return false, err
+	}
+	pid, ok := ownedPID(opts.StateDir)
+	if !ok {
+		return false, nil
+	}
+	e := &Engine{Started: true, PID: pid, opts: opts, log: opts.Logger, run: execx.OrHost(opts.Runner)}
+	return true, e.Stop(ctx)
+}

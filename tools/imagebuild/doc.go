@@ -9,6 +9,9 @@
 //     (NATS, MinIO), built with `go install` from the Go
 //     module proxy at exactly that version.
 //
+// Other files in the folder (a server's configuration) are copied into the
+// build context beside the binary.
+//
 // Every image carries the label flts.cache-key, a digest of its build
 // context; an unchanged image is not rebuilt.
 package imagebuild

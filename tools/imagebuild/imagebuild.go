@@ -18,6 +18,7 @@ import (
 
 	"github.com/flts/flts-e2e/tools/execx"
 	"github.com/flts/flts-e2e/tools/gobuild"
+	"github.com/flts/flts-e2e/tools/progress"
 )
 
 // CacheKeyLabel is the image label holding the digest of the image's inputs.
@@ -123,7 +124,7 @@ func (b *Builder) Build(ctx context.Context, name string) (string, error) {
 	if err := b.buildBinary(ctx, name, srcDir, ctxDir); err != nil {
 		return "", err
 	}
-	if err := copyFile(filepath.Join(srcDir, "Dockerfile"), filepath.Join(ctxDir, "Dockerfile")); err != nil {
+	if err := copyContext(srcDir, ctxDir); err != nil {
 		return "", err
 	}
 	if _, err := run(ctx, b.opts.RepoRoot, []string{"DOCKER_BUILDKIT=0"}, "docker", "build", "-q",
@@ -281,8 +282,51 @@ func copyFile(src, dst string) error {
 	return nil
 }
 
+// copyContext copies the image folder's Dockerfile and data files (a
+// server's default configuration) into the build context; the Go sources
+// and module.txt are compiled, not copied.
+func copyContext(srcDir, ctxDir string) error {
+	entries, err := os.ReadDir(srcDir)
+	if err != nil {
+		return fmt.Errorf("failed to read %s: %w", srcDir, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), ".go") || e.Name() == "module.txt" {
+			continue
+		}
+		if err := copyFile(filepath.Join(srcDir, e.Name()), filepath.Join(ctxDir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // run executes a command through execx, whose error carries the command
 // line (pasteable) and its output.
 func run(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
 	return (&execx.Cmd{Name: name, Args: args, Dir: dir, Env: env}).Output(ctx)
+}
+
+// Push copies the named images, built here, to registry (<registry>/<name>:<tag>)
+// through the Docker engine, for a cluster whose nodes pull from it; it
+// returns the pushed references. A push of unchanged layers only checks
+// them.
+func (b *Builder) Push(ctx context.Context, registry string, names ...string) ([]string, error) {
+	step := progress.Start(b.log, "push images to "+registry, 0)
+	defer step.Stop()
+	step.Count("images", len(names))
+	refs := make([]string, 0, len(names))
+	for _, name := range names {
+		dst := fmt.Sprintf("%s/%s:%s", registry, name, b.opts.Tag)
+		if _, err := run(ctx, b.opts.RepoRoot, nil, "docker", "tag", b.Ref(name), dst); err != nil {
+			return refs, err
+		}
+		if _, err := run(ctx, b.opts.RepoRoot, nil, "docker", "push", "--quiet", dst); err != nil {
+			return refs, fmt.Errorf("failed to push %s (does this Docker engine reach %s, and trust it if it is plain HTTP?): %w", dst, registry, err)
+		}
+		refs = append(refs, dst)
+		step.Add(1)
+	}
+	step.Done()
+	return refs, nil
 }

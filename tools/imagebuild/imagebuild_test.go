@@ -3,6 +3,7 @@ package imagebuild
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -116,5 +117,28 @@ func TestBuildRejectsMissingImage(t *testing.T) {
 func TestNewRequiresRepoRoot(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("want error without RepoRoot")
+	}
+}
+
+func TestCopyContextTakesDataFilesNotSources(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	for name, body := range map[string]string{"Dockerfile": "FROM scratch\n", "config.yml": "version: 0.1\n", "main.go": "package main\n", "module.txt": "x@v1\n"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := copyContext(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if want := []string{"Dockerfile", "config.yml"}; !slices.Equal(got, want) {
+		t.Errorf("context = %v, want %v", got, want)
 	}
 }

@@ -4,6 +4,8 @@
 //	flts-cluster down       [-name N]
 //	flts-cluster guard
 //	flts-cluster load       [-name N] IMAGE...
+//	flts-cluster registry   [-name N]
+//	flts-cluster registry-down
 //
 // Environment defaults: K8S_VERSION, KIND_NODE_IMAGE, E2E_REUSE_CLUSTER
 // (true/1), CLUSTER_NAME. Exit status 2 means bad usage. The engine and the
@@ -24,6 +26,7 @@ import (
 
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/tools/cluster"
+	"github.com/flts/flts-e2e/tools/imagebuild"
 	"github.com/flts/flts-e2e/tools/netguard"
 	"github.com/flts/flts-e2e/tools/nodeimage"
 	"github.com/flts/flts-e2e/tools/reporoot"
@@ -36,6 +39,9 @@ commands:
   down        delete the kind cluster (the engine and cached images stay)
   guard       create the kind network and its iptables guard
   load        load local Docker images into the cluster's nodes
+  registry    run the registry (flts-images registry) on the kind network at localhost:5001 and point
+              the cluster's nodes at it (a cluster created with fixtures/kind/registry-cluster.yaml)
+  registry-down  remove the registry container
 
 environment: K8S_VERSION, KIND_NODE_IMAGE, E2E_REUSE_CLUSTER, CLUSTER_NAME
 `
@@ -93,7 +99,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		reuse = fs.Bool("reuse", defReuse, "keep an existing healthy cluster (env E2E_REUSE_CLUSTER)")
 		config = fs.String("config", "", "kind config (default fixtures/kind/cluster.yaml)")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig output (default _cache/flts-cluster/kubeconfig)")
-	case "down", "guard", "load":
+	case "down", "guard", "load", "registry", "registry-down":
 	default:
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}
@@ -164,6 +170,31 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := c.LoadImages(ctx, fs.Args()...); err != nil {
 			return err
 		}
+	case "registry":
+		c, err := cluster.Attach(*name, cluster.Options{StateDir: state, RepoRoot: root, Logger: log})
+		if err != nil {
+			return err
+		}
+		b, err := imagebuild.New(imagebuild.Options{RepoRoot: root, Tag: env.String("IMAGE_TAG", "e2e"), Logger: log})
+		if err != nil {
+			return err
+		}
+		refs, err := b.Present(ctx, "registry")
+		if err != nil {
+			return err
+		}
+		if err := cluster.StartRegistry(ctx, log, refs[0]); err != nil {
+			return err
+		}
+		if err := c.TrustRegistry(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "registry up; push to %s (E2E_REGISTRY=%s)\n", cluster.RegistryHostAddr, cluster.RegistryHostAddr)
+	case "registry-down":
+		if err := cluster.StopRegistry(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "registry removed")
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tag := fs.String("tag", config.NewEnv(nil).String("IMAGE_TAG", "e2e"), "image tag (env IMAGE_TAG)")
 	registry := fs.String("registry", config.NewEnv(nil).String("IMAGE_REGISTRY", "flts.local"), "image registry prefix (env IMAGE_REGISTRY)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | engine | node-image [flags] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v).\n\n", imagebuild.SuiteImages)
+		fmt.Fprintf(fs.Output(), "usage: flts-images [flags] [image ...] | engine [--stop] | node-image [flags] | save FILE | load FILE\n\nBuilds images/<name> for each name (default: %v).\n\n", imagebuild.SuiteImages)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -137,13 +137,22 @@ func requireRoot(cmd, why string) error {
 }
 
 func startEngine(ctx context.Context, log *slog.Logger, root string, args []string, stdout io.Writer) error {
+	opts := engine.Options{StateDir: filepath.Join(root, "_cache", "flts-cluster"), RepoRoot: root, Logger: log}
+	if len(args) == 1 && args[0] == "--stop" {
+		stopped, err := engine.StopOwned(ctx, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "engine stopped=%v (only one flts started is stopped)\n", stopped)
+		return nil
+	}
 	if len(args) > 0 {
-		return fmt.Errorf("%w: engine takes no arguments, got %q", errUsage, args)
+		return fmt.Errorf("%w: engine takes no arguments but --stop, got %q", errUsage, args)
 	}
 	if err := requireRoot("engine", "it may install docker.io (apt-get), start dockerd and register the runtime wrapper in /etc/docker/daemon.json"); err != nil {
 		return err
 	}
-	e, err := engine.Ensure(ctx, engine.Options{StateDir: filepath.Join(root, "_cache", "flts-cluster"), RepoRoot: root, Logger: log})
+	e, err := engine.Ensure(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,66 @@
+package framework
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/flts/flts-e2e/pkg/config"
+)
+
+func TestConfigKindByDefault(t *testing.T) {
+	c, err := configFrom(config.NewEnv(config.MapEnv(nil)), "/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Existing() || c.NodePort != 30080 || c.Images != (Images{Registry: LocalRegistry, PullPolicy: corev1.PullNever}) {
+		t.Errorf("kind defaults: got %+v", c)
+	}
+	if got := c.Images.Ref("inference", c.ImageTag); got != "flts.local/inference:e2e" {
+		t.Errorf("Ref = %s", got)
+	}
+}
+
+func TestConfigExistingCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want Images
+	}{
+		{"registry", map[string]string{"E2E_KUBECONFIG": "/k", "E2E_REGISTRY": "localhost:5001/flts/"},
+			Images{Registry: "localhost:5001/flts", PullPolicy: corev1.PullAlways, Push: true}},
+		{"preloaded", map[string]string{"E2E_KUBECONFIG": "/k", "E2E_IMAGES_PRELOADED": "1"},
+			Images{Registry: LocalRegistry, PullPolicy: corev1.PullNever}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := configFrom(config.NewEnv(config.MapEnv(tc.env)), "/repo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.Existing() || c.NodePort != 0 || c.Images != tc.want {
+				t.Errorf("got %+v, want images %+v and an allocated NodePort", c, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigRejectsContradictions(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"E2E_REGISTRY": "r:5000"}, "E2E_REGISTRY applies to an existing cluster only"},
+		{map[string]string{"E2E_INFERENCE_URL": "http://x"}, "E2E_INFERENCE_URL applies to an existing cluster only"},
+		{map[string]string{"E2E_KUBECONFIG": "/k"}, "E2E_KUBECONFIG needs a way for the images to reach the nodes"},
+		{map[string]string{"E2E_KUBECONFIG": "/k", "E2E_REGISTRY": "r", "E2E_IMAGES_PRELOADED": "1"}, "not both"},
+		{map[string]string{"E2E_KUBECONFIG": "/k", "E2E_REGISTRY": "r", "E2E_REUSE_CLUSTER": "1"}, "E2E_REUSE_CLUSTER is for the suite's kind cluster"},
+		{map[string]string{"E2E_KUBECONFIG": "/k", "E2E_REGISTRY": "r", "KIND_NODE_IMAGE": "kindest/node:v1.34.0"}, "KIND_NODE_IMAGE is for the suite's kind cluster"},
+		{map[string]string{"E2E_IMAGES_PRELOADED": "maybe"}, "E2E_IMAGES_PRELOADED"},
+	} {
+		_, err := configFrom(config.NewEnv(config.MapEnv(tc.env)), "/repo")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got error %v, want one containing %q", tc.env, err, tc.want)
+		}
+	}
+}
