@@ -196,8 +196,8 @@ fuzz: ## Fuzz the request parser and the tracking filter grammar, FUZZTIME each 
 	$(GO) test -run='^$$' -fuzz='^FuzzParseFilter$$' -fuzztime=$(FUZZTIME) ./pkg/tracking/server/
 
 .PHONY: test-integration
-test-integration: $(BIN)/minio ## Against a real MinIO built from its module: the object-store adapter, tracking, and the pipeline with each dependency restarted mid-run.
-	@$(call beat,test-integration,FLTS_MINIO_BIN=$(BIN)/minio $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/... ./pkg/pipeline/...)
+test-integration: $(BIN)/minio $(BIN)/promtool ## Against real servers built from their modules: MinIO (object store, tracking, the pipeline with each dependency restarted mid-run) and promtool (the chart's alert rules).
+	@$(call beat,test-integration,FLTS_MINIO_BIN=$(BIN)/minio FLTS_PROMTOOL_BIN=$(BIN)/promtool $(GO) test -race -count=1 -tags integration ./pkg/objstore/... ./pkg/tracking/... ./pkg/pipeline/... ./fixtures/charts/)
 
 ##@ Cluster and images
 
@@ -264,6 +264,12 @@ $(BIN)/helm: go.mod
 # The MinIO server pinned in images/minio/module.txt, as the image builds it.
 $(BIN)/minio: images/minio/module.txt
 	@$(call beat,minio build,GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $$(grep -v '^#' $< | head -n1))
+
+# promtool of the Prometheus release the chart's rules are written for
+# (`promtool test rules` in test-integration), in its own module graph.
+PROMTOOL_PKG := github.com/prometheus/prometheus/cmd/promtool@v0.316.0
+$(BIN)/promtool: Makefile
+	@$(call beat,promtool build,GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $(PROMTOOL_PKG))
 
 .PHONY: clean
 clean: cluster-down ## Delete the cluster and build outputs (caches stay).
