@@ -35,7 +35,17 @@ E2E_IMAGES_PRELOADED ?=
 export K8S_VERSION CLUSTER_NAME ARTIFACTS IMAGE_TAG KIND_NODE_IMAGE E2E_KEEP_CLUSTER E2E_REUSE_CLUSTER \
 	E2E_KUBECONFIG E2E_REGISTRY E2E_IMAGES_PRELOADED
 existing  := $(if $(E2E_KUBECONFIG),1)
-preloaded := $(filter 1 t T true TRUE True,$(E2E_IMAGES_PRELOADED))
+ifneq ($(existing),)
+# The suite runs from e2e/: a relative path is the user's, from here.
+override E2E_KUBECONFIG := $(abspath $(E2E_KUBECONFIG))
+else ifneq ($(E2E_REGISTRY)$(filter 1 t T true TRUE True,$(E2E_IMAGES_PRELOADED))$(E2E_INFERENCE_URL),)
+# Caught before anything is built or a kind cluster created.
+$(error E2E_REGISTRY, E2E_IMAGES_PRELOADED and E2E_INFERENCE_URL apply to an existing cluster only: set E2E_KUBECONFIG too (README, "Any cluster"))
+endif
+preloaded := $(if $(existing),$(filter 1 t T true TRUE True,$(E2E_IMAGES_PRELOADED)))
+# Building and pushing images on an existing cluster needs a Docker engine
+# that answers, not root or privileged containers (the kind nodes' needs).
+engine_dep := $(if $(existing),engine-answers,engine)
 
 GO      ?= go
 GINKGO  := $(GO) tool ginkgo
@@ -148,7 +158,7 @@ e2e-run:
 endif
 
 .PHONY: e2e-suite
-e2e-suite: node-image images e2e-compile ## The Ginkgo suite alone, without the cluster check (it brings up its own cluster).
+e2e-suite: $(if $(existing),,node-image) $(if $(preloaded),,images) e2e-compile ## The Ginkgo suite alone, without the cluster check (it brings up its own cluster).
 	@mkdir -p $(ARTIFACTS)
 	$(GINKGO) -v --timeout=$(E2E_TIMEOUT) --poll-progress-after=120s --poll-progress-interval=60s $(GINKGO_ARGS) ./e2e
 
@@ -165,11 +175,13 @@ e2e-existing: engine node-image images cluster-cli ## make e2e on a cluster it d
 	@$(call timed,registry image,$(FLTS_IMAGES) registry)
 	@set -e; \
 	cleanup() { case "$${E2E_KEEP_CLUSTER:-0}" in 1|t|T|true|TRUE|True) echo "kept: cluster $(EXISTING_NAME), registry"; return ;; esac; \
-		$(FLTS_CLUSTER) registry-down || true; $(FLTS_CLUSTER) down --name $(EXISTING_NAME) || true; $(FLTS_IMAGES) engine --stop || true; }; \
+		$(FLTS_CLUSTER) registry-down || true; $(FLTS_CLUSTER) down --name $(EXISTING_NAME) || true; \
+		rm -rf $(dir $(EXISTING_KUBECONFIG)); $(FLTS_IMAGES) engine --stop || true; }; \
 	trap 'cleanup; exit 130' INT TERM; \
 	rc=0; { $(FLTS_CLUSTER) up --name $(EXISTING_NAME) --config fixtures/kind/registry-cluster.yaml --kubeconfig $(EXISTING_KUBECONFIG) \
 		&& $(FLTS_CLUSTER) registry --name $(EXISTING_NAME) \
-		&& $(MAKE) --no-print-directory e2e E2E_KUBECONFIG=$(EXISTING_KUBECONFIG) E2E_REGISTRY=localhost:5001 E2E_REUSE_CLUSTER= ; } || rc=$$?; \
+		&& $(MAKE) --no-print-directory e2e E2E_KUBECONFIG=$(EXISTING_KUBECONFIG) E2E_REGISTRY=localhost:5001 \
+			E2E_REUSE_CLUSTER= KIND_NODE_IMAGE= E2E_IMAGES_PRELOADED= ; } || rc=$$?; \
 	cleanup; exit $$rc
 
 .PHONY: e2e-fresh
@@ -225,8 +237,12 @@ else
 	@$(call timed,metrics-server,$(FLTS_IMAGES) node-image --metrics-server-only)
 endif
 
+.PHONY: engine-answers
+engine-answers:
+	@docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 || { echo "no Docker engine answers: start one (or run \`make engine\` as root, which installs and starts one)"; exit 1; }
+
 .PHONY: images
-images: tools engine $(if $(E2E_BUNDLE),bundle-load) ## Build the pipeline and prober images (cached by their inputs).
+images: tools $(engine_dep) $(if $(E2E_BUNDLE),bundle-load) ## Build the pipeline and prober images (cached by their inputs).
 	@$(call timed,images,$(FLTS_IMAGES))
 
 .PHONY: bundle
@@ -265,11 +281,10 @@ $(BIN)/helm: go.mod
 $(BIN)/minio: images/minio/module.txt
 	@$(call beat,minio build,GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $$(grep -v '^#' $< | head -n1))
 
-# promtool of the Prometheus release the chart's rules are written for
-# (`promtool test rules` in test-integration), in its own module graph.
-PROMTOOL_PKG := github.com/prometheus/prometheus/cmd/promtool@v0.316.0
-$(BIN)/promtool: Makefile
-	@$(call beat,promtool build,GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $(PROMTOOL_PKG))
+# promtool of the Prometheus release the chart runs (images/prometheus pins
+# it), for `promtool test rules` in test-integration; its own module graph.
+$(BIN)/promtool: images/prometheus/module.txt
+	@$(call beat,promtool build,GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $$(grep -v '^#' $< | head -n1 | sed 's#/cmd/prometheus@#/cmd/promtool@#'))
 
 .PHONY: clean
 clean: cluster-down ## Delete the cluster and build outputs (caches stay).

@@ -234,11 +234,13 @@ func startDrainLoad(ctx context.Context) *drainLoad {
 		defer GinkgoRecover()
 		defer close(d.done)
 		// The duration is only a bound: halt ends it.
+		opts := []loadgen.Option{loadgen.WithStop(d.stopCh)}
+		if env.inferenceViaAPIServer {
+			// Authenticated against the API server, which picks the pod.
+			opts = append(opts, loadgen.WithHTTPClient(env.inference.HTTP))
+		}
 		d.res, d.err = loadgen.Run(ctx, loadgen.Config{URL: env.inference.BaseURL + "/predict", Users: DrainUsers,
-			Duration: time.Hour, RampUp: time.Second, Timeout: RequestTimeout},
-			// The suite's own path to the Service (a fresh connection per
-			// request through the NodePort, or the API server's proxy).
-			loadgen.WithHTTPClient(env.inference.HTTP), loadgen.WithStop(d.stopCh))
+			Duration: time.Hour, RampUp: time.Second, Timeout: RequestTimeout}, opts...)
 	}()
 	return d
 }

@@ -37,6 +37,10 @@ type suiteEnv struct {
 	clientset kubernetes.Interface
 	proxy     *framework.APIProxy
 	inference *framework.InferenceClient
+	// inferenceViaAPIServer: inference is reached through the API
+	// server's service proxy (an existing cluster without
+	// E2E_INFERENCE_URL), which picks the pod per request.
+	inferenceViaAPIServer bool
 	// metricsServer is the Service behind the metrics API.
 	metricsServer k8stypes.NamespacedName
 	helm          *framework.Helm
@@ -102,6 +106,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		env.inference = framework.NewInferenceClient(cfg.InferenceURL, nil)
 	case cfg.Existing():
 		env.inference = framework.NewInferenceClient(env.proxy.ServiceURL(cfg.Namespace, "inference", 8000), env.proxy.Transport())
+		env.inferenceViaAPIServer = true
 	default:
 		env.inference = framework.NewInferenceClient(fmt.Sprintf("http://127.0.0.1:%d", cfg.NodePort), nil)
 	}
@@ -140,9 +145,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	helmArgs = append(helmArgs, "--set", "image.tag="+cfg.ImageTag,
 		"--set", "image.registry="+cfg.Images.Registry, "--set", "image.pullPolicy="+string(cfg.Images.PullPolicy))
-	if cfg.Existing() {
+	if cfg.Existing() && cfg.InferenceURL == "" {
 		// A fixed NodePort may be taken on a shared cluster: let it
-		// allocate one (the suite does not use it there).
+		// allocate one (the suite goes through the API server there). With
+		// E2E_INFERENCE_URL the user's E2E_VALUES may pin one instead.
 		helmArgs = append(helmArgs, "--set", "inference.service.nodePort=null")
 	}
 	if cfg.ReuseCluster || cfg.Existing() {
@@ -167,11 +173,25 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Logger:    log,
 		NotBefore: installed,
 	})
-	By("waiting for the inference Deployment to serve the promoted model")
+	By("waiting for the inference Deployment to serve the promoted model, and every other Deployment of the release")
 	framework.WaitForDeploymentReady(ctx, framework.WaitForDeploymentInput{
 		Client: env.clientset, Namespace: cfg.Namespace, Name: "inference", MinReady: 2,
 		Timeout: RolloutTimeout, Poll: Poll,
 	})
+	// Prometheus and the trainers too: one that cannot start (a crash
+	// loop) fails the set-up with its name, not an area minutes later.
+	// One RolloutTimeout for all of them.
+	deployments, err := env.clientset.AppsV1().Deployments(cfg.Namespace).List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	rolloutsStart := time.Now()
+	for _, d := range deployments.Items {
+		if d.Name != "inference" && d.Spec.Replicas != nil {
+			framework.WaitForDeploymentReady(ctx, framework.WaitForDeploymentInput{
+				Client: env.clientset, Namespace: cfg.Namespace, Name: d.Name, MinReady: *d.Spec.Replicas,
+				Timeout: max(RolloutTimeout-time.Since(rolloutsStart), Poll), Poll: Poll,
+			})
+		}
+	}
 	// Ready pods are not yet a programmed Service: kube-proxy adds their
 	// endpoints a moment later, and a request through the NodePort in that
 	// moment ends in EOF. The areas start once the user's path (host →
@@ -201,7 +221,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	env.eventsSince = time.Now()
 	env.setUp = true
-}, NodeTimeout(ClusterUpTimeout+MetricsAPITimeout+ImagesTimeout+NamespaceResetTimeout+HelmTimeout+PipelineTimeout+2*RolloutTimeout))
+}, NodeTimeout(ClusterUpTimeout+MetricsAPITimeout+ImagesTimeout+NamespaceResetTimeout+HelmTimeout+PipelineTimeout+3*RolloutTimeout))
 
 // teardown saves diagnostics when anything failed, then removes what the
 // suite created: the kind cluster, or on an existing cluster the release's
@@ -215,8 +235,12 @@ func teardown(ctx SpecContext) {
 		env.log.Info("saving diagnostics", "dir", dir)
 		namespaces := []string{env.cfg.Namespace, "kube-system"}
 		if env.cfg.Existing() {
-			// Not the user's system pods: only what the suite made.
-			namespaces = namespaces[:1]
+			// Not the user's system pods, nor a namespace of theirs that
+			// stopped the set-up: only what the suite made.
+			namespaces = nil
+			if env.clientset != nil && framework.Owned(ctx, env.clientset, env.cfg.Namespace) {
+				namespaces = []string{env.cfg.Namespace}
+			}
 		}
 		if env.clientset != nil {
 			if err := framework.DumpDiagnostics(ctx, framework.DumpInput{

@@ -16,19 +16,8 @@ var _ = Describe("Traffic: the native Service spreads requests over both replica
 	It("serves each of the two pods at least a quarter of the requests", func(ctx SpecContext) {
 		periods := discoverPeriods(ctx)
 		By("waiting for the HPA minimum of two replicas")
-		var pods map[string]bool
-		Eventually(func(g Gomega) {
-			list, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
-			g.Expect(err).NotTo(HaveOccurred())
-			pods = map[string]bool{}
-			for i := range list.Items {
-				if framework.PodReady(&list.Items[i]) {
-					pods[list.Items[i].Name] = true
-				}
-			}
-			g.Expect(list.Items).To(HaveLen(2))
-			g.Expect(pods).To(HaveLen(2))
-		}).WithContext(ctx).WithTimeout(periods.ScaleDownBudget(periods.MaxReplicas)).WithPolling(Poll).Should(Succeed())
+		Expect(periods.MinReplicas).To(BeEquivalentTo(2), "the area checks a split over two pods")
+		pods := waitForMinimumReplicas(ctx, periods)
 
 		By("sending requests from outside the cluster (NodePort 30080 on kind), one connection each")
 		served := map[string]int{}
@@ -47,3 +36,24 @@ var _ = Describe("Traffic: the native Service spreads requests over both replica
 		}
 	})
 })
+
+// waitForMinimumReplicas waits until the inference Deployment runs exactly
+// the HPA's minimum of pods, all Ready (an area before may have left the
+// scale-up's pods), and returns their names.
+func waitForMinimumReplicas(ctx SpecContext, periods framework.Periods) map[string]bool {
+	GinkgoHelper()
+	var pods map[string]bool
+	Eventually(func(g Gomega) {
+		list, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
+		g.Expect(err).NotTo(HaveOccurred())
+		pods = map[string]bool{}
+		for i := range list.Items {
+			if framework.PodReady(&list.Items[i]) {
+				pods[list.Items[i].Name] = true
+			}
+		}
+		g.Expect(list.Items).To(HaveLen(int(periods.MinReplicas)))
+		g.Expect(pods).To(HaveLen(int(periods.MinReplicas)))
+	}).WithContext(ctx).WithTimeout(periods.ScaleDownBudget(periods.MaxReplicas)).WithPolling(Poll).Should(Succeed())
+	return pods
+}

@@ -3,6 +3,8 @@ package framework
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -101,6 +103,10 @@ func configFrom(env *config.Env, repoRoot string) (Config, error) {
 		ImageTag:     env.String("IMAGE_TAG", "e2e"),
 		InferenceURL: strings.TrimSuffix(env.String("E2E_INFERENCE_URL", ""), "/"),
 	}
+	if c.Kubeconfig != "" && !filepath.IsAbs(c.Kubeconfig) {
+		// Relative to where the user ran make (the root), not to e2e/.
+		c.Kubeconfig = filepath.Join(repoRoot, c.Kubeconfig)
+	}
 	registry := strings.TrimSuffix(env.String("E2E_REGISTRY", ""), "/")
 	preloaded := env.Bool("E2E_IMAGES_PRELOADED", false)
 	for _, f := range strings.Split(env.String("E2E_VALUES", ""), ",") {
@@ -124,6 +130,12 @@ func configFrom(env *config.Env, repoRoot string) (Config, error) {
 			}
 		}
 		return c, errors.Join(errs...)
+	}
+	if _, err := os.Stat(c.Kubeconfig); err != nil {
+		errs = append(errs, fmt.Errorf("E2E_KUBECONFIG: %w", err))
+	}
+	if strings.Contains(registry, "://") {
+		errs = append(errs, fmt.Errorf("E2E_REGISTRY=%q: give host[:port][/path], without a scheme", registry))
 	}
 	if c.ReuseCluster {
 		errs = append(errs, errors.New("E2E_REUSE_CLUSTER is for the suite's kind cluster: unset it with E2E_KUBECONFIG"))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
@@ -27,7 +28,11 @@ func WaitForMetricsAPI(ctx context.Context, in WaitForMetricsAPIInput) types.Nam
 	Eventually(func(g Gomega) {
 		rc := in.Client.Discovery().RESTClient()
 		raw, err := rc.Get().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices", MetricsAPIService).DoRaw(ctx)
-		g.Expect(err).NotTo(HaveOccurred(), "APIService %s (the HPA needs metrics-server; install it on the cluster)", MetricsAPIService)
+		if apierrors.IsNotFound(err) {
+			StopTrying(fmt.Sprintf("the cluster has no metrics API (APIService %s): the HPA needs metrics-server; "+
+				"install it (the suite never installs over a cluster it did not create)", MetricsAPIService)).Now()
+		}
+		g.Expect(err).NotTo(HaveOccurred(), "APIService %s", MetricsAPIService)
 		var as apiService
 		g.Expect(json.Unmarshal(raw, &as)).To(Succeed())
 		g.Expect(as.Spec.Service).NotTo(BeNil(), "APIService %s has no service", MetricsAPIService)

@@ -38,6 +38,11 @@ func CreateNamespace(ctx context.Context, client kubernetes.Interface, name stri
 	return nil
 }
 
+// Owned reports whether the namespace exists and carries the suite's label.
+func Owned(ctx context.Context, client kubernetes.Interface, name string) bool {
+	return checkOwned(ctx, client, name) == nil
+}
+
 // checkOwned fails unless the namespace carries the suite's label.
 func checkOwned(ctx context.Context, client kubernetes.Interface, name string) error {
 	got, err := client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})

@@ -129,7 +129,13 @@ type DiscoverPeriodsInput struct {
 // controller-manager's and metrics-server's flags and the HPA object.
 func DiscoverPeriods(ctx context.Context, in DiscoverPeriodsInput) (Periods, error) {
 	p := Periods{HPASync: defaultHPASyncPeriod, MetricResolution: defaultMetricResolution}
+	// A managed or locked-down cluster hides its control plane (no pod,
+	// or Forbidden): the defaults stand, as for a missing metrics-server
+	// Deployment below.
 	pods, err := in.Client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "component=kube-controller-manager"})
+	if apierrors.IsForbidden(err) {
+		pods, err = &corev1.PodList{}, nil
+	}
 	if err != nil {
 		return p, fmt.Errorf("failed to list kube-controller-manager pods: %w", err)
 	}
@@ -149,7 +155,7 @@ func DiscoverPeriods(ctx context.Context, in DiscoverPeriodsInput) (Periods, err
 	// one: budgets derived from it are generous, never short.
 	ms, err := in.Client.AppsV1().Deployments(msName.Namespace).Get(ctx, msName.Name, metav1.GetOptions{})
 	switch {
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
 	case err != nil:
 		return p, fmt.Errorf("failed to get metrics-server Deployment %s: %w", msName, err)
 	}
