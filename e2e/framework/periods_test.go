@@ -47,6 +47,13 @@ func TestBudgetsFollowPeriods(t *testing.T) {
 	if got, want := p.ScaleUpDecisionBudget(), 2*15*time.Second+2*10*time.Second+ScheduleSlack; got != want {
 		t.Fatalf("ScaleUpDecisionBudget = %v, want %v", got, want)
 	}
+	// The e2e cluster: 10 s resolution and sync, 30 s window, one 100 %
+	// step; the last sync is the one that shows the scale in the status.
+	kind := e2ePeriods()
+	kind.MetricResolution = 10 * time.Second
+	if got, want := kind.ScaleDownBudget(8), 2*10*time.Second+3*10*time.Second+30*time.Second+15*time.Second+ScheduleSlack; got != want {
+		t.Fatalf("ScaleDownBudget(8) = %v, want %v", got, want)
+	}
 	short := p.ScaleDownBudget(8)
 	p.ScaleDown.Window = 300 * time.Second
 	if long := p.ScaleDownBudget(8); long-short != 270*time.Second {
