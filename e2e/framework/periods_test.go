@@ -51,7 +51,7 @@ func TestBudgetsFollowPeriods(t *testing.T) {
 	// step; the last sync is the one that shows the scale in the status.
 	kind := e2ePeriods()
 	kind.MetricResolution = 10 * time.Second
-	if got, want := kind.ScaleDownBudget(8), 2*10*time.Second+3*10*time.Second+30*time.Second+15*time.Second+ScheduleSlack; got != want {
+	if got, want := kind.ScaleDownBudget(8), KubeletStatsLag+2*10*time.Second+3*10*time.Second+30*time.Second+15*time.Second+ScheduleSlack; got != want {
 		t.Fatalf("ScaleDownBudget(8) = %v, want %v", got, want)
 	}
 	short := p.ScaleDownBudget(8)
