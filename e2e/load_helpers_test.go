@@ -235,7 +235,7 @@ func startDrainLoad(ctx context.Context) *drainLoad {
 		defer close(d.done)
 		// The duration is only a bound: halt ends it.
 		opts := []loadgen.Option{loadgen.WithStop(d.stopCh)}
-		if env.inferenceViaAPIServer {
+		if env.cfg.InferenceViaAPIServer() {
 			// Authenticated against the API server, which picks the pod.
 			opts = append(opts, loadgen.WithHTTPClient(env.inference.HTTP))
 		}

@@ -37,10 +37,6 @@ type suiteEnv struct {
 	clientset kubernetes.Interface
 	proxy     *framework.APIProxy
 	inference *framework.InferenceClient
-	// inferenceViaAPIServer: inference is reached through the API
-	// server's service proxy (an existing cluster without
-	// E2E_INFERENCE_URL), which picks the pod per request.
-	inferenceViaAPIServer bool
 	// metricsServer is the Service behind the metrics API.
 	metricsServer k8stypes.NamespacedName
 	helm          *framework.Helm
@@ -104,9 +100,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	switch {
 	case cfg.InferenceURL != "":
 		env.inference = framework.NewInferenceClient(cfg.InferenceURL, nil)
-	case cfg.Existing():
+	case cfg.InferenceViaAPIServer():
 		env.inference = framework.NewInferenceClient(env.proxy.ServiceURL(cfg.Namespace, "inference", 8000), env.proxy.Transport())
-		env.inferenceViaAPIServer = true
 	default:
 		env.inference = framework.NewInferenceClient(fmt.Sprintf("http://127.0.0.1:%d", cfg.NodePort), nil)
 	}
@@ -145,7 +140,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	helmArgs = append(helmArgs, "--set", "image.tag="+cfg.ImageTag,
 		"--set", "image.registry="+cfg.Images.Registry, "--set", "image.pullPolicy="+string(cfg.Images.PullPolicy))
-	if cfg.Existing() && cfg.InferenceURL == "" {
+	if cfg.InferenceViaAPIServer() {
 		// A fixed NodePort may be taken on a shared cluster: let it
 		// allocate one (the suite goes through the API server there). With
 		// E2E_INFERENCE_URL the user's E2E_VALUES may pin one instead.

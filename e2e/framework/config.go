@@ -63,6 +63,11 @@ type Config struct {
 // Existing reports whether the suite runs on a cluster it did not create.
 func (c Config) Existing() bool { return c.Kubeconfig != "" }
 
+// InferenceViaAPIServer reports whether the suite reaches the inference
+// Service through the API server's service proxy (an existing cluster
+// without E2E_INFERENCE_URL), which picks the pod per request.
+func (c Config) InferenceViaAPIServer() bool { return c.Existing() && c.InferenceURL == "" }
+
 // Images is how the suite's images reach the cluster's nodes.
 type Images struct {
 	// Registry prefixes every image: <Registry>/<component>:<tag>.

@@ -16,7 +16,7 @@ func TestConfigKindByDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Existing() || c.NodePort != 30080 || c.Images != (Images{Registry: LocalRegistry, PullPolicy: corev1.PullNever}) {
+	if c.Existing() || c.InferenceViaAPIServer() || c.NodePort != 30080 || c.Images != (Images{Registry: LocalRegistry, PullPolicy: corev1.PullNever}) {
 		t.Errorf("kind defaults: got %+v", c)
 	}
 	if got := c.Images.Ref("inference", c.ImageTag); got != "flts.local/inference:e2e" {
@@ -52,7 +52,7 @@ func TestConfigExistingCluster(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !c.Existing() || c.Kubeconfig != kc || c.NodePort != 0 || c.Images != tc.want {
+			if !c.Existing() || !c.InferenceViaAPIServer() || c.Kubeconfig != kc || c.NodePort != 0 || c.Images != tc.want {
 				t.Errorf("got %+v, want images %+v and an allocated NodePort", c, tc.want)
 			}
 		})
