@@ -1,6 +1,7 @@
 // Command eval consumes model-training with the durable consumer "eval",
 // promotes the best model of the newest data version once GRU, LSTM and
-// PROPHET have all trained on it, and serves /healthz and /promotion.
+// PROPHET have all trained on it, and serves /healthz, /ready, /promotion
+// and /metrics (the pipeline's state for Prometheus: pipeline.Metrics).
 //
 // It also carries the operator's dead-letter tool, run in the eval pod
 // where the broker's address and credentials already are:
@@ -23,6 +24,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/events"
@@ -133,7 +136,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", o.listen, err)
 	}
-	var conns *pipeline.Conns // set once connected; /promotion and /ready answer 503 before
+	var conns *pipeline.Conns // set once connected; /promotion, /ready and /metrics answer 503 before
+	var metrics *pipeline.Metrics
 	ready := make(chan struct{})
 	connected := func() *pipeline.Conns {
 		select {
@@ -148,6 +152,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			return c.Store
 		}
 		return nil
+	}, func() http.Handler {
+		if connected() == nil {
+			return nil
+		}
+		return promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{})
 	}, func(ctx context.Context) error {
 		c := connected()
 		if c == nil {
@@ -171,14 +180,18 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer conns.Close()
+	// A scrape every few seconds must not queue behind a slow store.
+	metrics = pipeline.NewMetrics(conns.Store, conns.Bus, 5*time.Second, log)
 	close(ready)
 	ev := &pipeline.Evaluator{Deps: pipeline.Deps{Store: conns.Store, Events: conns.Bus, Tracker: conns.Tracker, Logger: log}}
 	sub, err := conns.Bus.Start(ctx, events.TopicModelTraining, "eval", func(ctx context.Context, e events.Event) error {
+		metrics.ObserveTraining(e)
 		res, err := ev.Evaluate(ctx, e)
 		if err != nil {
 			return err
 		}
 		if res.Promoted != nil {
+			metrics.ObservePromotion(*res.Promoted)
 			log.Info("promotion written", "run_id", res.Promoted.RunID, "model_type", res.Promoted.ModelType, "score", res.Promoted.Score)
 		}
 		return nil
@@ -195,8 +208,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 // handler serves /healthz (the process answers), /ready (every dependency
 // answers now: while one is down, events wait and retry, and the pod says
-// so) and /promotion (current.json, 404 before any).
-func handler(store func() objstore.Reader, ready func(context.Context) error) http.Handler {
+// so), /promotion (current.json, 404 before any) and /metrics.
+func handler(store func() objstore.Reader, metrics func() http.Handler, ready func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "service": "eval", "store_ready": store() != nil})
@@ -218,6 +231,14 @@ func handler(store func() objstore.Reader, ready func(context.Context) error) ht
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(body)
 		}
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		h := metrics()
+		if h == nil {
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "ERROR", "error": "not connected to its dependencies yet"})
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusNotFound, map[string]string{"status": "ERROR", "error": "no route " + r.Method + " " + r.URL.Path})

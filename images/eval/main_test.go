@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flts/flts-e2e/pkg/config"
 	"github.com/flts/flts-e2e/pkg/objstore"
 	"github.com/flts/flts-e2e/pkg/objstore/dirstore"
+	"github.com/flts/flts-e2e/pkg/pipeline"
 )
 
 var env = config.MapEnv(map[string]string{"FLTS_S3_ACCESS_KEY": "a", "FLTS_S3_SECRET_KEY": "b"})
@@ -36,7 +41,9 @@ func TestPromotionEndpoint(t *testing.T) {
 	}
 	var reader objstore.Reader
 	readyErr := errors.New("object store: connection refused")
-	ts := httptest.NewServer(handler(func() objstore.Reader { return reader }, func(context.Context) error { return readyErr }))
+	var metrics http.Handler
+	ts := httptest.NewServer(handler(func() objstore.Reader { return reader }, func() http.Handler { return metrics },
+		func(context.Context) error { return readyErr }))
 	defer ts.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(ts.URL + path)
@@ -49,6 +56,9 @@ func TestPromotionEndpoint(t *testing.T) {
 	}
 	if code, _ := get("/promotion"); code != 503 {
 		t.Fatalf("before the store: %d", code)
+	}
+	if code, body := get("/metrics"); code != 503 || !strings.Contains(body, "not connected") {
+		t.Fatalf("/metrics before the dependencies = %d %s, want 503", code, body)
 	}
 	if code, body := get("/ready"); code != 503 || !strings.Contains(body, "connection refused") {
 		t.Fatalf("/ready with a dependency down = %d %s, want 503 naming it", code, body)
@@ -69,6 +79,10 @@ func TestPromotionEndpoint(t *testing.T) {
 	}
 	if code, body := get("/promotion"); code != 200 || !strings.Contains(body, `"r1"`) {
 		t.Fatalf("after promotion: %d %s", code, body)
+	}
+	metrics = promhttp.HandlerFor(pipeline.NewMetrics(store, noDeadLetters{}, time.Second, slog.New(slog.DiscardHandler)).Registry, promhttp.HandlerOpts{})
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `flts_pipeline_promotion_info{config_hash="",model_type="",run_id="r1"} 1`) {
+		t.Fatalf("/metrics after promotion = %d %s, want the promotion", code, body)
 	}
 }
 
@@ -92,4 +106,10 @@ func TestParseDLQCommands(t *testing.T) {
 			t.Errorf("%q: got %v, want an error containing %q", bad, err, want)
 		}
 	}
+}
+
+type noDeadLetters struct{}
+
+func (noDeadLetters) DeadLetterCounts(context.Context) (map[string]int, error) {
+	return map[string]int{}, nil
 }

@@ -59,6 +59,8 @@ type Bus interface {
 	Subscribe(ctx context.Context, topic, durable string, h Handler) error
 	// DeadLetters lists the dead letters of topic, oldest first.
 	DeadLetters(ctx context.Context, topic string) ([]StoredDeadLetter, error)
+	// DeadLetterCounts returns the number of dead letters of every topic.
+	DeadLetterCounts(ctx context.Context) (map[string]int, error)
 	// Redrive publishes topic's dead letters back to it and removes them.
 	Redrive(ctx context.Context, topic string) (int, error)
 	Close() error

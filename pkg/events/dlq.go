@@ -66,6 +66,31 @@ func (b *NATSBus) DeadLetters(ctx context.Context, topic string) ([]StoredDeadLe
 	return out, nil
 }
 
+// DeadLetterCounts returns how many dead letters each of AllTopics holds,
+// zero included, from one stream-info call: cheap enough to run on every
+// metrics scrape, where listing the letters themselves would not be.
+func (b *NATSBus) DeadLetterCounts(ctx context.Context) (map[string]int, error) {
+	counts := make(map[string]int, len(AllTopics))
+	for _, t := range AllTopics {
+		counts[t] = 0
+	}
+	stream, err := b.js.Stream(ctx, DLQStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return counts, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read stream %s: %w", DLQStream, err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(">"))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read stream %s: %w", DLQStream, err)
+	}
+	for _, t := range AllTopics {
+		counts[t] = int(info.State.Subjects[DLQ(t)])
+	}
+	return counts, nil
+}
+
 // Redrive publishes the payload of each dead letter of topic back to topic,
 // oldest first, and removes it from the DLQ once the topic has stored it:
 // after the cause is fixed (a data version re-processed, a bug deployed

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -569,6 +570,14 @@ func TestDeadLettersAreListedAndRedriven(t *testing.T) {
 	if len(letters) != 2 || !contains(letters[0].Error, "v1 is not in the store") || !contains(letters[1].Error, "v2") || letters[0].Seq >= letters[1].Seq {
 		t.Fatalf("dead letters %+v, want v1 then v2", letters)
 	}
+	wantCounts := map[string]int{}
+	for _, topic := range AllTopics {
+		wantCounts[topic] = 0
+	}
+	wantCounts[TopicTrainingData] = 2
+	if counts, err := b.DeadLetterCounts(context.Background()); err != nil || !maps.Equal(counts, wantCounts) {
+		t.Fatalf("DeadLetterCounts = %v, %v; want %v", counts, err, wantCounts)
+	}
 	mu.Lock()
 	broken = false
 	mu.Unlock()
@@ -578,6 +587,10 @@ func TestDeadLettersAreListedAndRedriven(t *testing.T) {
 	}
 	if n := dlqCount(t, b, TopicTrainingData); n != 0 {
 		t.Fatalf("DLQ holds %d after the redrive", n)
+	}
+	wantCounts[TopicTrainingData] = 0
+	if counts, err := b.DeadLetterCounts(context.Background()); err != nil || !maps.Equal(counts, wantCounts) {
+		t.Fatalf("DeadLetterCounts after the redrive = %v, %v; want %v", counts, err, wantCounts)
 	}
 	for _, want := range []string{"v1", "v2"} {
 		select {
