@@ -26,7 +26,7 @@ const CacheKeyLabel = "flts.cache-key"
 
 // PipelineImages are the images the Helm chart deploys, in build order
 // (third-party servers first: they take longest cold and change least).
-var PipelineImages = []string{"nats", "minio", "prometheus", "tracking", "preprocess", "train", "eval", "inference", "loadgen"}
+var PipelineImages = []string{"nats", "minio", "prometheus", "tracking", "preprocess", "train", "eval", "inference", "hpa-exporter", "loadgen"}
 
 // StorageImages run the kind cluster's default StorageClass (tools/cluster
 // installs them): the provisioner, then its helper.
