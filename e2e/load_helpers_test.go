@@ -60,6 +60,9 @@ type loadRun struct {
 	DrainLoad loadgen.Summary
 	// DrainLoadErr is why the drain load could not run.
 	DrainLoadErr error
+	// Prometheus is the level as the chart's Prometheus recorded it, with
+	// the at-max alert's states (nil when the release has no Prometheus).
+	Prometheus *report.PromFigures
 	// DrainFromPods is how many inference pods were live when the drain
 	// load started: above the minimum, or the drain load saw no pod go.
 	DrainFromPods int
@@ -138,6 +141,12 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 		PodSelector: "app.kubernetes.io/name=inference", Interval: SamplePeriod,
 	})
 	defer sampler.Stop()
+	prom, promInterval := monitoring(ctx)
+	var atMax *framework.AlertWatcher
+	if prom != nil {
+		atMax = framework.WatchAlert(ctx, prom, "FltsInferenceAtMaxReplicas", Poll)
+		defer atMax.Stop()
+	}
 
 	By(fmt.Sprintf("applying %d closed-loop users for %s from %d in-cluster workers", users, duration, LoadWorkers))
 	run.Result, run.LoadErr = loadtest.Run(ctx, loadtest.Input{
@@ -184,6 +193,9 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 			run.DrainFromPods, run.DrainLoad.Requests, run.DrainLoad.Failures, run.DrainLoad.Throttled429)
 	}
 	run.Samples = sampler.Stop()
+	if prom != nil {
+		run.Prometheus = promFigures(ctx, prom, promInterval, run.Result.Summary.Start, run.Result.Summary.End, atMax)
+	}
 	// Logged only (see RescaledTo): a failed read is said, not failed on,
 	// so the level's report is still written.
 	if run.RescaledTo, err = rescaleSizes(ctx, run.Result.Start); err != nil {
@@ -300,6 +312,7 @@ func rescaleSizes(ctx context.Context, t time.Time) ([]int32, error) {
 // suite's criteria (failure), stricter than loadtest's default.
 func (r loadRun) levelResult(p framework.Periods) report.LevelResult {
 	l := loadtest.LevelResult(loadtest.Input{Users: r.Users, Workers: LoadWorkers, Duration: r.Duration}, r.Result, r.Samples, p.MinReplicas)
+	l.Prometheus = r.Prometheus
 	l.FailureReason = r.failure()
 	l.Passed = l.FailureReason == ""
 	return l

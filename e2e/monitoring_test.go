@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flts/flts-e2e/e2e/framework"
+	"github.com/flts/flts-e2e/e2e/framework/report"
 )
 
 // monitoringRequests are sent by the suite itself and must show up in
@@ -17,13 +18,19 @@ const monitoringRequests = 40
 
 // chartAlerts are the alerts the chart's rules define (values-e2e.yaml has
 // autoscaling on, so the at-max rule is rendered).
-var chartAlerts = []string{"FltsInferenceAtMaxReplicas", "FltsInference5xxRatio", "FltsInference429Ratio",
-	"FltsInferenceLatencyP95", "FltsInferenceModelVersionsDiffer"}
+var chartAlerts = []string{"FltsInferenceAtMaxReplicas", "FltsInferenceHPAUnableToScale", "FltsInference5xxRatio", "FltsInference429Ratio",
+	"FltsInferenceLatencyP95", "FltsInferenceModelVersionsDiffer", "FltsPipelineNoPromotion", "FltsPipelineDeadLetters"}
 
-var _ = Describe("Monitoring: Prometheus scrapes the inference pods and loads the alert rules", Label("Monitoring"), func() {
+// scrapeJobs are the chart's scrape jobs besides the per-pod inference one.
+var scrapeJobs = []string{"flts-pipeline", "flts-hpa", "prometheus"}
+
+// atMaxUsers is the load level that holds the HPA at its maximum.
+const atMaxUsers = 800
+
+var _ = Describe("Monitoring: Prometheus scrapes the inference pods, the pipeline and the HPA, alerts, and agrees with the load generator", Label("Monitoring"), func() {
 	var prom *framework.PrometheusClient
 	BeforeEach(func() {
-		prom = &framework.PrometheusClient{BaseURL: env.proxy.ServiceURL(env.cfg.Namespace, "prometheus", 9090), HTTP: env.proxy.Client()}
+		prom = promClient()
 	})
 
 	It("scrapes every Ready inference pod and counts the requests each one served", func(ctx SpecContext) {
@@ -31,7 +38,7 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods and loads th
 		By("waiting for the HPA minimum, so no pod that serves the requests is removed before its scrape")
 		waitForMinimumReplicas(ctx, periods)
 
-		By("finding every Ready inference pod among Prometheus' healthy targets")
+		By("finding every Ready inference pod among Prometheus' healthy targets, and one healthy target of each other job")
 		var interval time.Duration
 		Eventually(func(g Gomega) {
 			list, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
@@ -39,7 +46,9 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods and loads th
 			targets, err := prom.Targets(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
 			up := map[string]bool{}
+			pools := map[string][]string{}
 			for _, t := range targets {
+				pools[t.ScrapePool] = append(pools[t.ScrapePool], t.Health+" "+t.LastError)
 				if t.ScrapePool != "flts-inference" {
 					continue
 				}
@@ -52,6 +61,9 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods and loads th
 				if p := &list.Items[i]; framework.PodReady(p) {
 					g.Expect(up).To(HaveKeyWithValue(p.Name, true), "Ready pod %s is not a healthy target", p.Name)
 				}
+			}
+			for _, job := range scrapeJobs {
+				g.Expect(pools[job]).To(HaveExactElements(HavePrefix("up ")), "targets of job %s", job)
 			}
 		}).WithContext(ctx).WithTimeout(periods.MetricsBudget()).WithPolling(Poll).Should(Succeed())
 
@@ -102,5 +114,47 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods and loads th
 				g.Expect(loaded).To(HaveKeyWithValue(name, HavePrefix("ok ")), "rule %s", name)
 			}
 		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+	})
+
+	It("evaluates every query of the chart's Grafana dashboard to a result", func(ctx SpecContext) {
+		cm, err := env.clientset.CoreV1().ConfigMaps(env.cfg.Namespace).Get(ctx, "flts-dashboard", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		queries, err := framework.DashboardQueries([]byte(cm.Data["flts-overview.json"]))
+		Expect(err).NotTo(HaveOccurred())
+		By(fmt.Sprintf("sending %d predictions, so the rate panels have traffic in their window", monitoringRequests))
+		for range monitoringRequests {
+			_, resp, err := env.inference.Predict(ctx, 1)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Status).To(Equal(200), "body: %s", resp.Body)
+		}
+		// 5m: Grafana's $__rate_interval is at least four scrapes; a wider
+		// window keeps a rate panel non-empty between the suite's bursts.
+		By(fmt.Sprintf("evaluating the dashboard's %d queries until each has a result", len(queries)))
+		Eventually(func(g Gomega) {
+			for _, q := range queries {
+				samples, err := prom.Query(ctx, framework.ExpandGrafanaVariables(q.Expr, "5m"))
+				g.Expect(err).NotTo(HaveOccurred(), "panel %q query %s", q.Panel, q.RefID)
+				g.Expect(samples).NotTo(BeEmpty(), "panel %q query %s: %s has no result", q.Panel, q.RefID, q.Expr)
+			}
+		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
+	})
+
+	It(fmt.Sprintf("fires the at-max alert under %d users, resolves it after the scale-down, and agrees with the load generator", atMaxUsers), func(ctx SpecContext) {
+		periods := discoverPeriods(ctx)
+		run := observedLoad(ctx, periods, atMaxUsers)
+		level := run.levelResult(periods)
+		Expect(level.Prometheus).NotTo(BeNil(), "no Prometheus figures for the %d-user level", atMaxUsers)
+		span := report.Span(level.Prometheus.AtMaxAlert)
+		start := run.Result.Summary.Start
+		AddReportEntry("FltsInferenceAtMaxReplicas", fmt.Sprintf("pending +%s, firing +%s, resolved +%s from the load's start (load ended +%s)",
+			span.Pending.Sub(start).Round(time.Second), span.Firing.Sub(start).Round(time.Second), span.Resolved.Sub(start).Round(time.Second),
+			run.Result.Summary.End.Sub(start).Round(time.Second)))
+		Expect(level.MaxReplicas).To(Equal(int(periods.MaxReplicas)), "the %d-user level must hold the HPA at its maximum", atMaxUsers)
+		Expect(span.Pending).NotTo(BeZero(), "the alert never went pending: %+v", level.Prometheus.AtMaxAlert)
+		Expect(span.Firing).NotTo(BeZero(), "the alert never fired: %+v", level.Prometheus.AtMaxAlert)
+		Expect(span.Resolved).To(BeTemporally(">", run.Result.Summary.End), "the alert must resolve after the load: %+v", level.Prometheus.AtMaxAlert)
+		Expect(level.Disagreement()).To(BeEmpty(), "Prometheus against the load generator and the sampler")
+		AddReportEntry("Prometheus vs load generator", fmt.Sprintf("requests %.0f vs %d, p95 %s (server) vs %s (client), peak replicas %d vs %d",
+			level.Prometheus.Requests, level.Summary.Requests, level.Prometheus.P95, level.Summary.P95, level.Prometheus.PeakReplicas, level.MaxReplicas))
 	})
 })

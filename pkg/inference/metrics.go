@@ -9,6 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// LatencyBuckets are the upper bounds (seconds) of the request latency
+// histogram: 0.1 ms to 10 s, as a cached prediction answers in well under
+// a millisecond and a queued one near the request timeout. The e2e report
+// reads them to bound what a quantile estimated from them can be.
+func LatencyBuckets() []float64 {
+	return []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+}
+
 // metrics are the server's Prometheus series, on a registry of their own so
 // that several servers (tests, the local run) never collide.
 type metrics struct {
@@ -26,11 +34,9 @@ func newMetrics(s *Server) *metrics {
 			Name: "flts_inference_requests_total", Help: "HTTP requests by path and status code.",
 		}, []string{"path", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "flts_inference_request_duration_seconds",
-			Help: "Latency of HTTP requests by path.",
-			// 0.1 ms to 10 s: a cached prediction answers in well under a
-			// millisecond, a queued one near the request timeout.
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Name:    "flts_inference_request_duration_seconds",
+			Help:    "Latency of HTTP requests by path.",
+			Buckets: LatencyBuckets(),
 		}, []string{"path"}),
 		modelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "flts_inference_model_info", Help: "1 for the model being served.",

@@ -198,6 +198,7 @@ func writeLevel(b *strings.Builder, l LevelResult, plot string) {
 		}
 		b.WriteString("\n")
 	}
+	writePrometheus(b, l)
 	if plot != "" {
 		fmt.Fprintf(b, "![replicas and offered load at %d users](%s)\n\n", l.Users, plot)
 	}

@@ -98,6 +98,16 @@ func levelPlot(l LevelResult) ([]byte, error) {
 	if err := addLine(load, "requests/s", seriesXY(offeredRPS(l), origin), 1); err != nil {
 		return nil, err
 	}
+	if p := l.Prometheus; p != nil {
+		// The second source on the same panels: the two lines should
+		// overlap.
+		if err := addLine(rep, "replicas (Prometheus)", seriesXY(p.Replicas, origin), 2); err != nil {
+			return nil, err
+		}
+		if err := addLine(load, "requests/s (Prometheus)", seriesXY(p.RPS, origin), 3); err != nil {
+			return nil, err
+		}
+	}
 	rows := [][]*plot.Plot{{rep}, {load}}
 	if len(l.PodCPU) > 0 {
 		cpu := newPlot(fmt.Sprintf("%d users: inference CPU", l.Users), "millicores")

@@ -162,3 +162,41 @@ func TestSaveReplacesLevelAndRegenerates(t *testing.T) {
 		t.Errorf("want an error naming the broken file, got %v", err)
 	}
 }
+
+func TestDisagreement(t *testing.T) {
+	base := LevelResult{MaxReplicas: 8, Summary: loadgen.Summary{Requests: 10000, P95: 4 * time.Millisecond},
+		Prometheus: &PromFigures{Requests: 10300, P95: 5 * time.Millisecond, PeakReplicas: 8}}
+	if d := base.Disagreement(); d != "" {
+		t.Errorf("within tolerance: %q", d)
+	}
+	for name, c := range map[string]struct {
+		change func(*LevelResult)
+		want   string
+	}{
+		"requests":  {func(l *LevelResult) { l.Prometheus.Requests = 9400 }, "requests: Prometheus 9400"},
+		"p95":       {func(l *LevelResult) { l.Prometheus.P95 = 6 * time.Millisecond }, "above 5ms, the bucket bound"},
+		"replicas":  {func(l *LevelResult) { l.Prometheus.PeakReplicas = 7 }, "peak replicas: Prometheus 7, sampler 8"},
+		"read":      {func(l *LevelResult) { l.Prometheus.Err = "timeout" }, "not read: timeout"},
+		"no source": {func(l *LevelResult) { l.Prometheus = nil }, "no Prometheus figures"},
+	} {
+		l := base
+		p := *base.Prometheus
+		l.Prometheus = &p
+		c.change(&l)
+		if d := l.Disagreement(); !strings.Contains(d, c.want) {
+			t.Errorf("%s: %q, want it to say %q", name, d, c.want)
+		}
+	}
+}
+
+func TestSpan(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	got := Span([]AlertState{{at(0), "inactive"}, {at(10), "pending"}, {at(12), "inactive"}, {at(20), "pending"}, {at(40), "firing"}, {at(90), "inactive"}, {at(95), "pending"}})
+	if want := (AlertSpan{Pending: at(10), Firing: at(40), Resolved: at(90)}); got != want {
+		t.Errorf("Span = %+v, want %+v", got, want)
+	}
+	if got := Span([]AlertState{{at(0), "inactive"}, {at(5), "firing"}}); !got.Firing.IsZero() {
+		t.Errorf("firing with no pending seen: %+v", got)
+	}
+}

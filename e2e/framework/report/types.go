@@ -31,8 +31,38 @@ type LevelResult struct {
 	BackToMin    time.Duration `json:"back_to_min_ns"`
 	MaxReplicas  int           `json:"max_replicas"`
 
+	// Prometheus is the same level as the chart's Prometheus recorded it,
+	// when monitoring is on.
+	Prometheus *PromFigures `json:"prometheus,omitempty"`
+
 	Passed        bool   `json:"passed"`
 	FailureReason string `json:"failure_reason,omitempty"`
+}
+
+// PromFigures are a level's figures from the chart's Prometheus: a second
+// source, independent of the load generator and the suite's HPA sampler.
+type PromFigures struct {
+	// Requests to /predict the inference pods counted during the level.
+	Requests float64 `json:"requests"`
+	// P95 of /predict as the pods' latency histogram estimates it (server
+	// side: without the network and the load generator's own queueing).
+	P95 time.Duration `json:"p95_ns"`
+	// PeakReplicas is the HPA's highest current replicas (hpa-exporter).
+	PeakReplicas int `json:"peak_replicas"`
+	// RPS and Replicas over time, for the plot.
+	RPS      []Sample `json:"rps,omitempty"`
+	Replicas []Sample `json:"replicas,omitempty"`
+	// AtMaxAlert is FltsInferenceAtMaxReplicas' states during the level
+	// and its scale-down.
+	AtMaxAlert []AlertState `json:"at_max_alert,omitempty"`
+	// Err is why some figure could not be read.
+	Err string `json:"error,omitempty"`
+}
+
+// AlertState is an alert's state from time T on.
+type AlertState struct {
+	T     time.Time `json:"t"`
+	State string    `json:"state"` // inactive, pending or firing
 }
 
 // HPAEvent is one step of an HPA run's timeline.
