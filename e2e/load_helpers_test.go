@@ -193,7 +193,7 @@ func runObservedLoad(ctx context.Context, p framework.Periods, users int, durati
 			run.DrainFromPods, run.DrainLoad.Requests, run.DrainLoad.Failures, run.DrainLoad.Throttled429)
 	}
 	run.Samples = sampler.Stop()
-	if prom != nil {
+	if prom != nil && run.LoadErr == nil {
 		run.Prometheus = promFigures(ctx, prom, promInterval, run.Result.Summary.Start, run.Result.Summary.End, atMax)
 	}
 	// Logged only (see RescaledTo): a failed read is said, not failed on,
