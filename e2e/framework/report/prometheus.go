@@ -64,6 +64,18 @@ type AlertSpan struct {
 	Pending, Firing, Resolved time.Time
 }
 
+// Since says when each state came, counted from start ("not seen" for a
+// state that did not come).
+func (s AlertSpan) Since(start time.Time) string {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "not seen"
+		}
+		return fmtOffset(t.Sub(start))
+	}
+	return fmt.Sprintf("pending %s, firing %s, resolved %s", at(s.Pending), at(s.Firing), at(s.Resolved))
+}
+
 // Span reads the first pending, the first firing after it and the first
 // inactive after that from states.
 func Span(states []AlertState) AlertSpan {
@@ -98,14 +110,6 @@ func writePrometheus(b *strings.Builder, l LevelResult) {
 	}
 	fmt.Fprintf(b, "| verdict | %s | |\n\n", verdict)
 	if len(p.AtMaxAlert) > 0 {
-		span := Span(p.AtMaxAlert)
-		at := func(t time.Time) string {
-			if t.IsZero() {
-				return "not seen"
-			}
-			return fmtOffset(t.Sub(s.Start))
-		}
-		fmt.Fprintf(b, "FltsInferenceAtMaxReplicas, from the start of the load: pending %s, firing %s, resolved %s.\n\n",
-			at(span.Pending), at(span.Firing), at(span.Resolved))
+		fmt.Fprintf(b, "FltsInferenceAtMaxReplicas, from the start of the load: %s.\n\n", Span(p.AtMaxAlert).Since(s.Start))
 	}
 }

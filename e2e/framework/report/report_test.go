@@ -196,7 +196,10 @@ func TestSpan(t *testing.T) {
 	if want := (AlertSpan{Pending: at(10), Firing: at(40), Resolved: at(90)}); got != want {
 		t.Errorf("Span = %+v, want %+v", got, want)
 	}
-	if got := Span([]AlertState{{at(0), "inactive"}, {at(5), "firing"}}); !got.Firing.IsZero() {
+	if got.Since(t0) != "pending +10s, firing +40s, resolved +1m30s" {
+		t.Errorf("Since = %q", got.Since(t0))
+	}
+	if got := Span([]AlertState{{at(0), "inactive"}, {at(5), "firing"}}); !got.Firing.IsZero() || got.Since(t0) != "pending not seen, firing not seen, resolved not seen" {
 		t.Errorf("firing with no pending seen: %+v", got)
 	}
 }
