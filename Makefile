@@ -286,6 +286,57 @@ $(BIN)/minio: images/minio/module.txt
 $(BIN)/promtool: images/prometheus/module.txt
 	@$(call beat,promtool build,GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' $$(grep -v '^#' $< | head -n1 | sed 's#/cmd/prometheus@#/cmd/promtool@#'))
 
+##@ Docker Compose baseline
+
+# The Compose CLI pinned in fixtures/compose/module.txt (a package of the
+# module's ./cmd). Built in the module's own directory, from its own go.mod
+# and go.sum: the suite's go.mod is not dragged along, and `go install
+# pkg@version` cannot be used, since it refuses a module whose go.mod has
+# exclude directives (compose's has). The binary (cmd's) is linked beside
+# the target and renamed, so an interrupted build leaves no stale target.
+# Version as compose's own Makefile stamps it (`docker-compose version`).
+$(BIN)/docker-compose: fixtures/compose/module.txt
+	@set -e; line=$$(grep -v '^#' $< | head -n1); pkg=$${line%@*}; ver=$${line#*@}; mod=$${pkg%/cmd}; \
+	dir=$$($(GO) mod download -json "$$mod@$$ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir" || { echo "go mod download $$mod@$$ver gave no module directory"; exit 1; }; \
+	mkdir -p $(BIN); \
+	$(call beat,docker-compose build,cd "$$dir" && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+		$(GO) build -trimpath -ldflags="-s -w -X $$mod/internal.Version=$$ver" -o $@.part ./cmd && mv $@.part $@)
+
+# The stack (fixtures/compose/compose.yaml, project flts-baseline) is driven
+# by flts-compose (tools/compose), which logs progress at least every 20 s.
+FLTS_COMPOSE  := $(BIN)/flts-compose
+compose_flags  = --compose $(BIN)/docker-compose --artifacts $(ARTIFACTS) --tag $(IMAGE_TAG)
+# DURATION only when given: by default the level lasts as long as the
+# suite's level of the same users (its data in ARTIFACTS), else as the
+# suite's rule gives on its kind cluster (tools/compose.DefaultDuration).
+compose_load   = $(FLTS_COMPOSE) load $(compose_flags) --users $(USERS) $(if $(filter file,$(origin DURATION)),,--duration $(DURATION))
+
+.PHONY: compose-cli
+compose-cli:
+	@$(call beat,flts-compose build,$(GO) build -o $(BIN)/ ./tools/cmd/flts-compose)
+
+.PHONY: compose-up
+compose-up: engine images $(BIN)/docker-compose compose-cli ## Docker Compose baseline: start the suite's images without Kubernetes, wait for a promoted model and inference.
+	$(FLTS_COMPOSE) up $(compose_flags)
+
+.PHONY: compose-down
+compose-down: $(BIN)/docker-compose compose-cli ## Remove the baseline stack (containers, network, volumes) and check nothing of it is left.
+	$(FLTS_COMPOSE) down $(compose_flags)
+
+.PHONY: loadtest-compose
+loadtest-compose: $(BIN)/docker-compose compose-cli ## One load level against the running baseline: make loadtest-compose USERS=200; saves it and rewrites the report.
+	$(compose_load)
+
+.PHONY: baseline
+# Down also runs after a failure and on Ctrl-C (make waits for the
+# interrupted step, then the trap removes the stack).
+baseline: engine images $(BIN)/docker-compose compose-cli ## compose-up, loadtest-compose (USERS, default 200), compose-down: the baseline beside the suite's level in the report.
+	@down() { $(FLTS_COMPOSE) down $(compose_flags); }; \
+	trap 'down; exit 130' INT TERM; \
+	rc=0; { $(FLTS_COMPOSE) up $(compose_flags) && $(compose_load); } || rc=$$?; \
+	down || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
+
 .PHONY: clean
 clean: cluster-down ## Delete the cluster and build outputs (caches stay).
 	rm -rf _output $(ARTIFACTS)

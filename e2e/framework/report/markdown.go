@@ -75,6 +75,7 @@ func Markdown(d Data, plots map[string]string) string {
 		}
 	}
 	writeComparison(&b, d.Levels)
+	writeBaselines(&b, d)
 	if d.HPA != nil {
 		writeHPA(&b, *d.HPA, plots["hpa"])
 	}

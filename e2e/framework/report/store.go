@@ -38,6 +38,8 @@ type Data struct {
 	Levels []LevelResult // by users
 	HPA    *HPARun
 	Files  []string // relative to the artifacts directory
+
+	Baselines []BaselineResult // the Docker Compose baseline's levels, by users (baseline.go)
 }
 
 // Load reads all data files under dir.
@@ -68,7 +70,7 @@ func Load(dir string) (Data, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return d, fmt.Errorf("failed to stat %s: %w", hp, err)
 	}
-	return d, nil
+	return d, loadBaselines(dir, &d)
 }
 
 func saveJSON(path string, v any) (string, error) {
