@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -51,18 +52,20 @@ func promFigures(ctx context.Context, prom *framework.PrometheusClient, interval
 	var errs []error
 	// A firing alert resolves one scrape of the exporter and one rule
 	// evaluation (both every interval) after the HPA's status drops.
-	if states, _ := atMax.Transitions(); !report.Span(states).Firing.IsZero() {
+	if !report.Span(atMax.Transitions()).Firing.IsZero() {
 		budget := 3*interval + Poll
 		g := NewGomega(func(message string, _ ...int) { errs = append(errs, errors.New(message)) })
 		g.Eventually(func() time.Time {
-			states, _ := atMax.Transitions()
-			return report.Span(states).Resolved
+			return report.Span(atMax.Transitions()).Resolved
 		}).WithContext(ctx).WithTimeout(budget).WithPolling(Poll).Should(Not(BeZero()),
 			"FltsInferenceAtMaxReplicas still active %s after the scale-down", budget)
 	}
-	states, err := atMax.Stop()
-	f.AtMaxAlert = states
-	errs = append(errs, err)
+	f.AtMaxAlert = atMax.Stop()
+	// A failed poll is logged, not counted against the figures: the
+	// spec asserts the states it needs, whatever hid them.
+	if n, err := atMax.Failed(); n > 0 {
+		GinkgoWriter.Printf("%d polls of the alerts failed, the first: %v\n", n, err)
+	}
 	settled := time.Now()
 
 	// Each pod's counter just before the load and one scrape after it: a
@@ -82,7 +85,11 @@ func promFigures(ctx context.Context, prom *framework.PrometheusClient, interval
 	window := fmt.Sprintf("%ds", int((end.Sub(start) + interval).Seconds()))
 	p95, err := prom.QueryAt(ctx, `histogram_quantile(0.95, sum by (le) (increase(flts_inference_request_duration_seconds_bucket{job="flts-inference", path="/predict"}[`+window+`])))`, end.Add(interval))
 	errs = append(errs, err)
-	if len(p95) == 1 {
+	switch {
+	case err != nil:
+	case len(p95) != 1 || math.IsNaN(p95[0].Value) || math.IsInf(p95[0].Value, 0):
+		errs = append(errs, fmt.Errorf("p95 of /predict: %d results %v, want one finite value", len(p95), p95))
+	default:
 		f.P95 = time.Duration(p95[0].Value * float64(time.Second))
 	}
 	replicas, err := prom.QueryRange(ctx, `max(kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler="inference"})`, start, settled, interval)
@@ -90,7 +97,10 @@ func promFigures(ctx context.Context, prom *framework.PrometheusClient, interval
 	for _, s := range replicas {
 		for _, p := range s.Points {
 			f.Replicas = append(f.Replicas, report.Sample{T: p.T, Value: p.V})
-			f.PeakReplicas = max(f.PeakReplicas, int(p.V))
+			// The sampler's peak ends with the load: so does this one.
+			if !p.T.After(end) {
+				f.PeakReplicas = max(f.PeakReplicas, int(p.V))
+			}
 		}
 	}
 	// rate needs two scrapes in its window; four ride out a missed one.

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"math"
+	"regexp"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -23,6 +25,9 @@ var chartAlerts = []string{"FltsInferenceAtMaxReplicas", "FltsInferenceHPAUnable
 
 // scrapeJobs are the chart's scrape jobs besides the per-pod inference one.
 var scrapeJobs = []string{"flts-pipeline", "flts-hpa", "prometheus"}
+
+// seriesName finds the chart's own series in a PromQL expression.
+var seriesName = regexp.MustCompile(`\b(flts|kube)_[a-z0-9_]+\b`)
 
 // atMaxUsers is the load level that holds the HPA at its maximum.
 const atMaxUsers = 800
@@ -63,7 +68,8 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods, the pipelin
 				}
 			}
 			for _, job := range scrapeJobs {
-				g.Expect(pools[job]).To(HaveExactElements(HavePrefix("up ")), "targets of job %s", job)
+				// Every target, not exactly one: a rollout may show two.
+				g.Expect(pools[job]).To(SatisfyAll(Not(BeEmpty()), HaveEach(HavePrefix("up "))), "targets of job %s", job)
 			}
 		}).WithContext(ctx).WithTimeout(periods.MetricsBudget()).WithPolling(Poll).Should(Succeed())
 
@@ -129,12 +135,21 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods, the pipelin
 		}
 		// 5m: Grafana's $__rate_interval is at least four scrapes; a wider
 		// window keeps a rate panel non-empty between the suite's bursts.
-		By(fmt.Sprintf("evaluating the dashboard's %d queries until each has a result", len(queries)))
+		By(fmt.Sprintf("evaluating the dashboard's %d queries until each has a finite result and every series it names exists", len(queries)))
 		Eventually(func(g Gomega) {
 			for _, q := range queries {
 				samples, err := prom.Query(ctx, framework.ExpandGrafanaVariables(q.Expr, "5m"))
 				g.Expect(err).NotTo(HaveOccurred(), "panel %q query %s", q.Panel, q.RefID)
-				g.Expect(samples).NotTo(BeEmpty(), "panel %q query %s: %s has no result", q.Panel, q.RefID, q.Expr)
+				g.Expect(samples).To(ContainElement(HaveField("Value", Satisfy(func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }))),
+					"panel %q query %s: %s has no finite result", q.Panel, q.RefID, q.Expr)
+				// `or vector(0)` answers even for a misspelt series: each
+				// series a query names must exist on its own (ALERTS is
+				// empty while nothing is pending or firing).
+				for _, name := range seriesName.FindAllString(q.Expr, -1) {
+					n, err := prom.Query(ctx, "count("+name+")")
+					g.Expect(err).NotTo(HaveOccurred())
+					g.Expect(n).NotTo(BeEmpty(), "panel %q query %s names series %s, which Prometheus does not have", q.Panel, q.RefID, name)
+				}
 			}
 		}).WithContext(ctx).WithTimeout(RolloutTimeout).WithPolling(Poll).Should(Succeed())
 	})
@@ -142,6 +157,7 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods, the pipelin
 	It(fmt.Sprintf("fires the at-max alert under %d users, resolves it after the scale-down, and agrees with the load generator", atMaxUsers), func(ctx SpecContext) {
 		periods := discoverPeriods(ctx)
 		run := observedLoad(ctx, periods, atMaxUsers)
+		Expect(run.LoadErr).NotTo(HaveOccurred(), "the %d-user load", atMaxUsers)
 		level := run.levelResult(periods)
 		Expect(level.Prometheus).NotTo(BeNil(), "no Prometheus figures for the %d-user level", atMaxUsers)
 		span := report.Span(level.Prometheus.AtMaxAlert)

@@ -213,12 +213,14 @@ func (c *PrometheusClient) get(ctx context.Context, path string, data any) error
 // one alert's state: "pending", "firing", or "inactive" once it is no
 // longer listed (and at the start, when it is not active).
 type AlertWatcher struct {
-	stop chan struct{}
-	done chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 
 	mu          sync.Mutex
 	transitions []report.AlertState
-	lastErr     error
+	failed      int
+	firstErr    error
 }
 
 // WatchAlert starts an AlertWatcher of the alert named name, polling
@@ -233,8 +235,12 @@ func WatchAlert(ctx context.Context, c *PrometheusClient, name string, period ti
 		for {
 			alerts, err := c.Alerts(ctx)
 			w.mu.Lock()
-			w.lastErr = err
-			if err == nil {
+			if err != nil {
+				w.failed++
+				if w.firstErr == nil {
+					w.firstErr = err
+				}
+			} else {
 				now := "inactive"
 				for _, a := range alerts {
 					// Firing wins over pending when several series exist.
@@ -260,20 +266,25 @@ func WatchAlert(ctx context.Context, c *PrometheusClient, name string, period ti
 	return w
 }
 
-// Transitions returns the changes seen so far and the last poll's error.
-func (w *AlertWatcher) Transitions() ([]report.AlertState, error) {
+// Transitions returns the changes seen so far; a poll that failed
+// (counted in Failed) may have hidden a short-lived state.
+func (w *AlertWatcher) Transitions() []report.AlertState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return slices.Clone(w.transitions), w.lastErr
+	return slices.Clone(w.transitions)
 }
 
-// Stop ends the polling and returns the changes seen and the last error.
-func (w *AlertWatcher) Stop() ([]report.AlertState, error) {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
+// Failed returns how many polls failed and the first one's error.
+func (w *AlertWatcher) Failed() (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed, w.firstErr
+}
+
+// Stop ends the polling and returns the changes seen; it may be called
+// more than once.
+func (w *AlertWatcher) Stop() []report.AlertState {
+	w.stopOnce.Do(func() { close(w.stop) })
 	<-w.done
 	return w.Transitions()
 }

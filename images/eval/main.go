@@ -138,6 +138,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	var conns *pipeline.Conns // set once connected; /promotion, /ready and /metrics answer 503 before
 	var metrics *pipeline.Metrics
+	var metricsHandler http.Handler
 	ready := make(chan struct{})
 	connected := func() *pipeline.Conns {
 		select {
@@ -156,7 +157,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		if connected() == nil {
 			return nil
 		}
-		return promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{})
+		return metricsHandler
 	}, func(ctx context.Context) error {
 		c := connected()
 		if c == nil {
@@ -180,8 +181,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer conns.Close()
-	// A scrape every few seconds must not queue behind a slow store.
-	metrics = pipeline.NewMetrics(conns.Store, conns.Bus, 5*time.Second, log)
+	// Under the shortest scrape timeout the chart sets (5 s in e2e): a slow
+	// store costs the state series (state_read_success 0), not the scrape.
+	metrics = pipeline.NewMetrics(conns.Store, conns.Bus, 3*time.Second, log)
+	metricsHandler = promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{})
 	close(ready)
 	ev := &pipeline.Evaluator{Deps: pipeline.Deps{Store: conns.Store, Events: conns.Bus, Tracker: conns.Tracker, Logger: log}}
 	sub, err := conns.Bus.Start(ctx, events.TopicModelTraining, "eval", func(ctx context.Context, e events.Event) error {

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +64,9 @@ func parse(args []string, getenv config.Getenv, stderr io.Writer) (options, erro
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.listen, "listen", ":9100", "address of /metrics and /healthz")
 	fs.StringVar(&o.namespace, "namespace", env.String("POD_NAMESPACE", ""), "namespace whose HPAs are exported (env POD_NAMESPACE)")
-	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "bound of one scrape's LIST of the HPAs")
+	// Under the scrape timeout (5 s in e2e): a slow API server then costs
+	// list_success 0, not the whole scrape.
+	fs.DurationVar(&o.timeout, "timeout", 3*time.Second, "bound of one scrape's LIST of the HPAs")
 	fs.StringVar(&o.logLevel, "log-level", env.String(config.EnvLogLevel, "info"), "debug, info, warn or error (env "+config.EnvLogLevel+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -138,7 +141,7 @@ var (
 	descCurrent = prometheus.NewDesc("kube_horizontalpodautoscaler_status_current_replicas", "Current number of replicas of pods managed by this autoscaler.", hpaLabels, nil)
 	descDesired = prometheus.NewDesc("kube_horizontalpodautoscaler_status_desired_replicas", "Desired number of replicas of pods managed by this autoscaler.", hpaLabels, nil)
 	descCond    = prometheus.NewDesc("kube_horizontalpodautoscaler_status_condition", "The condition of this autoscaler.",
-		append(hpaLabels, "condition", "status"), nil)
+		slices.Concat(hpaLabels, []string{"condition", "status"}), nil)
 	// descListOK is the exporter's own: without it, a LIST that fails
 	// (RBAC, API server down) would look like "no HPA".
 	descListOK = prometheus.NewDesc("flts_hpa_exporter_list_success", "1 if the last scrape listed the HPAs, 0 if the LIST failed.", nil, nil)

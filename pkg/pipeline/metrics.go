@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flts/flts-e2e/pkg/events"
+	"github.com/flts/flts-e2e/pkg/model"
 	"github.com/flts/flts-e2e/pkg/objstore"
 )
 
@@ -41,6 +42,14 @@ func NewMetrics(store objstore.Reader, bus DeadLetterCounter, timeout time.Durat
 		promotions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flts_eval_promotions_total", Help: "Promotions this eval process wrote, by model type.",
 		}, []string{"model_type"}),
+	}
+	// Every series from 0: a counter first seen at 1 has no increase, and a
+	// dashboard's increase() would miss the first promotion of a process.
+	for _, t := range model.Types {
+		m.promotions.WithLabelValues(t)
+		for _, status := range []string{events.StatusSuccess, events.StatusFailed} {
+			m.trainings.WithLabelValues(t, status)
+		}
 	}
 	m.Registry.MustRegister(m.trainings, m.promotions,
 		&stateCollector{store: store, bus: bus, timeout: timeout, log: log})

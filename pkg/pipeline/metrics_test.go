@@ -90,15 +90,23 @@ flts_pipeline_promotion_timestamp_seconds 1.7e+09
 
 	m.ObserveTraining(events.Event{ModelType: "GRU", Status: events.StatusSuccess})
 	m.ObservePromotion(Promotion{ModelType: "GRU"})
-	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(`
-# HELP flts_eval_promotions_total Promotions this eval process wrote, by model type.
-# TYPE flts_eval_promotions_total counter
-flts_eval_promotions_total{model_type="GRU"} 1
-# HELP flts_eval_training_events_total model-training events eval received, by model type and status (a redelivery counts again).
-# TYPE flts_eval_training_events_total counter
-flts_eval_training_events_total{model_type="GRU",status="SUCCESS"} 1
-`), "flts_eval_promotions_total", "flts_eval_training_events_total"); err != nil {
-		t.Error(err)
+	// Every series exists from 0 (an increase() over the first event sees
+	// it), and counts what was observed.
+	if n := testutil.CollectAndCount(m.Registry, "flts_eval_promotions_total", "flts_eval_training_events_total"); n != 3+3*2 {
+		t.Errorf("%d counter series, want 9 (3 model types, and each with 2 statuses)", n)
+	}
+	for _, c := range []struct {
+		got  float64
+		want float64
+	}{
+		{testutil.ToFloat64(m.promotions.WithLabelValues("GRU")), 1},
+		{testutil.ToFloat64(m.promotions.WithLabelValues("LSTM")), 0},
+		{testutil.ToFloat64(m.trainings.WithLabelValues("GRU", events.StatusSuccess)), 1},
+		{testutil.ToFloat64(m.trainings.WithLabelValues("GRU", events.StatusFailed)), 0},
+	} {
+		if c.got != c.want {
+			t.Errorf("counter %v, want %v", c.got, c.want)
+		}
 	}
 }
 

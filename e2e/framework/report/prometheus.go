@@ -39,7 +39,7 @@ func (l LevelResult) Disagreement() string {
 	if n := float64(l.Summary.Requests); n == 0 || math.Abs(p.Requests-n)/n > RequestTolerance {
 		out = append(out, fmt.Sprintf("requests: Prometheus %.0f, load generator %d (more than %.0f %% apart)", p.Requests, l.Summary.Requests, 100*RequestTolerance))
 	}
-	if bound := bucketBound(l.Summary.P95); p.P95 > bound {
+	if bound := bucketBound(l.Summary.P95); p.P95 <= 0 || p.P95 > bound {
 		out = append(out, fmt.Sprintf("p95: Prometheus %s above %s, the bucket bound over the load generator's %s", p.P95, bound, l.Summary.P95))
 	}
 	if p.PeakReplicas != l.MaxReplicas {
@@ -88,6 +88,10 @@ func Span(states []AlertState) AlertSpan {
 			s.Firing = st.T
 		case st.State == "inactive" && !s.Firing.IsZero() && s.Resolved.IsZero():
 			s.Resolved = st.T
+		case st.State == "inactive" && s.Firing.IsZero():
+			// Pending that ended without firing (a flap, or the end of
+			// an earlier level) starts nothing.
+			s.Pending = time.Time{}
 		}
 	}
 	return s

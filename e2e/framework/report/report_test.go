@@ -175,6 +175,7 @@ func TestDisagreement(t *testing.T) {
 	}{
 		"requests":  {func(l *LevelResult) { l.Prometheus.Requests = 9400 }, "requests: Prometheus 9400"},
 		"p95":       {func(l *LevelResult) { l.Prometheus.P95 = 6 * time.Millisecond }, "above 5ms, the bucket bound"},
+		"no p95":    {func(l *LevelResult) { l.Prometheus.P95 = 0 }, "p95: Prometheus 0s"},
 		"replicas":  {func(l *LevelResult) { l.Prometheus.PeakReplicas = 7 }, "peak replicas: Prometheus 7, sampler 8"},
 		"read":      {func(l *LevelResult) { l.Prometheus.Err = "timeout" }, "not read: timeout"},
 		"no source": {func(l *LevelResult) { l.Prometheus = nil }, "no Prometheus figures"},
@@ -193,10 +194,10 @@ func TestSpan(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	got := Span([]AlertState{{at(0), "inactive"}, {at(10), "pending"}, {at(12), "inactive"}, {at(20), "pending"}, {at(40), "firing"}, {at(90), "inactive"}, {at(95), "pending"}})
-	if want := (AlertSpan{Pending: at(10), Firing: at(40), Resolved: at(90)}); got != want {
+	if want := (AlertSpan{Pending: at(20), Firing: at(40), Resolved: at(90)}); got != want {
 		t.Errorf("Span = %+v, want %+v", got, want)
 	}
-	if got.Since(t0) != "pending +10s, firing +40s, resolved +1m30s" {
+	if got.Since(t0) != "pending +20s, firing +40s, resolved +1m30s" {
 		t.Errorf("Since = %q", got.Since(t0))
 	}
 	if got := Span([]AlertState{{at(0), "inactive"}, {at(5), "firing"}}); !got.Firing.IsZero() || got.Since(t0) != "pending not seen, firing not seen, resolved not seen" {
