@@ -29,6 +29,12 @@ type BaselineResult struct {
 	Commit string    `json:"commit"`
 }
 
+// BaselineDir holds the baselines' data, beside DataDir and not in it:
+// the suite empties DataDir at its start (no stale level in its report),
+// while a baseline is measured by its own run (make baseline) before the
+// suite's, and the report names its time and commit.
+const BaselineDir = "baseline-data"
+
 // baselineGlob matches the baselines' data files.
 const baselineGlob = "baseline-*.json"
 
@@ -38,12 +44,12 @@ func SaveBaseline(dir string, b BaselineResult) (string, error) {
 	if b.Users < 1 || b.Platform == "" || strings.ContainsAny(b.Platform, `/\`) {
 		return "", fmt.Errorf("failed to save baseline: need users >= 1 and a platform name, got %d and %q", b.Users, b.Platform)
 	}
-	return saveJSON(filepath.Join(dir, DataDir, fmt.Sprintf("baseline-%s-%05du.json", b.Platform, b.Users)), b)
+	return saveJSON(filepath.Join(dir, BaselineDir, fmt.Sprintf("baseline-%s-%05du.json", b.Platform, b.Users)), b)
 }
 
 // loadBaselines adds the baselines stored under dir to d (Load's part).
 func loadBaselines(dir string, d *Data) error {
-	paths, err := filepath.Glob(filepath.Join(dir, DataDir, baselineGlob))
+	paths, err := filepath.Glob(filepath.Join(dir, BaselineDir, baselineGlob))
 	if err != nil {
 		return fmt.Errorf("failed to list baseline data in %s: %w", dir, err)
 	}
@@ -54,7 +60,7 @@ func loadBaselines(dir string, d *Data) error {
 			return err
 		}
 		d.Baselines = append(d.Baselines, b)
-		d.Files = append(d.Files, filepath.Join(DataDir, filepath.Base(p)))
+		d.Files = append(d.Files, filepath.Join(BaselineDir, filepath.Base(p)))
 	}
 	sort.SliceStable(d.Baselines, func(i, j int) bool { return d.Baselines[i].Users < d.Baselines[j].Users })
 	return nil

@@ -47,7 +47,7 @@ func TestSaveAndLoadBaseline(t *testing.T) {
 		got.Summary.P95 != want.Summary.P95 || got.Summary.Throttled429 != 40 {
 		t.Errorf("round trip changed the baseline:\n got %+v\nwant %+v", got, again)
 	}
-	if !strings.Contains(strings.Join(d.Files, " "), filepath.Join(DataDir, "baseline-docker-compose-00200u.json")) {
+	if !strings.Contains(strings.Join(d.Files, " "), filepath.Join(BaselineDir, "baseline-docker-compose-00200u.json")) {
 		t.Errorf("files %q lack the baseline", d.Files)
 	}
 }
@@ -80,7 +80,7 @@ func TestBaselineBesideTheKubernetesLevel(t *testing.T) {
 		"| failures | 2 (0.04 %) | 0 (0.00 %) |",
 		"| 429 throttled | 40 | 17 |",
 		"at commit `0123456789ab-dirty`",
-		"`report-data/baseline-docker-compose-00200u.json`",
+		"`baseline-data/baseline-docker-compose-00200u.json`",
 	} {
 		wantIn(t, "baseline section", section, want)
 	}
