@@ -21,7 +21,7 @@ const monitoringRequests = 40
 // chartAlerts are the alerts the chart's rules define (values-e2e.yaml has
 // autoscaling on, so the at-max rule is rendered).
 var chartAlerts = []string{"FltsInferenceAtMaxReplicas", "FltsInferenceHPAUnableToScale", "FltsInference5xxRatio", "FltsInference429Ratio",
-	"FltsInferenceLatencyP95", "FltsInferenceModelVersionsDiffer", "FltsPipelineNoPromotion", "FltsPipelineDeadLetters"}
+	"FltsInferenceLatencyP95", "FltsInferenceModelVersionsDiffer", "FltsPipelineNoPromotion", "FltsPipelineDeadLetters", "FltsMonitoringSourceDown"}
 
 // scrapeJobs are the chart's scrape jobs besides the per-pod inference one.
 var scrapeJobs = []string{"flts-pipeline", "flts-hpa", "prometheus"}
