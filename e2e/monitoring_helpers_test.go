@@ -117,3 +117,17 @@ func promFigures(ctx context.Context, prom *framework.PrometheusClient, interval
 	GinkgoWriter.Printf("Prometheus: requests=%.0f p95=%s peak replicas=%d at-max alert=%+v err=%q\n", f.Requests, f.P95, f.PeakReplicas, f.AtMaxAlert, f.Err)
 	return f
 }
+
+// sendPredictions sends n predictions from outside the cluster, each
+// answered 200, and returns how many each pod served (X-Served-By).
+func sendPredictions(ctx context.Context, n int) map[string]float64 {
+	GinkgoHelper()
+	served := map[string]float64{}
+	for range n {
+		_, resp, err := env.inference.Predict(ctx, 1)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Status).To(Equal(200), "body: %s", resp.Body)
+		served[resp.ServedBy]++
+	}
+	return served
+}

@@ -43,7 +43,7 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods, the pipelin
 		By("waiting for the HPA minimum, so no pod that serves the requests is removed before its scrape")
 		waitForMinimumReplicas(ctx, periods)
 
-		By("finding every Ready inference pod among Prometheus' healthy targets, and one healthy target of each other job")
+		By("finding every Ready inference pod among Prometheus' healthy targets, and every target of the other jobs healthy")
 		var interval time.Duration
 		Eventually(func(g Gomega) {
 			list, err := env.clientset.CoreV1().Pods(env.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=inference"})
@@ -84,13 +84,7 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods, the pipelin
 		}
 		before := counted(Default)
 		By(fmt.Sprintf("sending %d predictions from outside the cluster", monitoringRequests))
-		served := map[string]float64{}
-		for range monitoringRequests {
-			_, resp, err := env.inference.Predict(ctx, 1)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(resp.Status).To(Equal(200), "body: %s", resp.Body)
-			served[resp.ServedBy]++
-		}
+		served := sendPredictions(ctx, monitoringRequests)
 		// Two scrapes after the last request, plus the query's own lag.
 		budget := 2*interval + 2*Poll
 		By(fmt.Sprintf("waiting up to %s (two scrapes) for Prometheus to count them per pod: %v", budget, served))
@@ -128,11 +122,7 @@ var _ = Describe("Monitoring: Prometheus scrapes the inference pods, the pipelin
 		queries, err := framework.DashboardQueries([]byte(cm.Data["flts-overview.json"]))
 		Expect(err).NotTo(HaveOccurred())
 		By(fmt.Sprintf("sending %d predictions, so the rate panels have traffic in their window", monitoringRequests))
-		for range monitoringRequests {
-			_, resp, err := env.inference.Predict(ctx, 1)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(resp.Status).To(Equal(200), "body: %s", resp.Body)
-		}
+		sendPredictions(ctx, monitoringRequests)
 		// 5m: Grafana's $__rate_interval is at least four scrapes; a wider
 		// window keeps a rate panel non-empty between the suite's bursts.
 		By(fmt.Sprintf("evaluating the dashboard's %d queries until each has a finite result and every series it names exists", len(queries)))

@@ -34,7 +34,7 @@ func TestDashboardQueries(t *testing.T) {
 }
 
 func TestPromPointDecodes(t *testing.T) {
-	var p promPoint
+	var p PromPoint
 	if err := p.UnmarshalJSON([]byte(`[1700000000.5, "0.25"]`)); err != nil || p.V != 0.25 || p.T.UnixMilli() != 1700000000500 {
 		t.Fatalf("%+v %v", p, err)
 	}

@@ -81,7 +81,7 @@ func (c *PrometheusClient) QueryAt(ctx context.Context, query string, t time.Tim
 		ResultType string `json:"resultType"`
 		Result     []struct {
 			Metric map[string]string `json:"metric"`
-			Value  promPoint         `json:"value"`
+			Value  PromPoint         `json:"value"`
 		} `json:"result"`
 	}
 	if err := c.get(ctx, "/api/v1/query?"+params.Encode(), &data); err != nil {
@@ -103,7 +103,8 @@ type PromSeries struct {
 	Points []PromPoint
 }
 
-// PromPoint is one value of a series at a time.
+// PromPoint is one value of a series at a time; it decodes the API's
+// [unix seconds, "value"] pair.
 type PromPoint struct {
 	T time.Time
 	V float64
@@ -117,7 +118,7 @@ func (c *PrometheusClient) QueryRange(ctx context.Context, query string, start, 
 		ResultType string `json:"resultType"`
 		Result     []struct {
 			Metric map[string]string `json:"metric"`
-			Values []promPoint       `json:"values"`
+			Values []PromPoint       `json:"values"`
 		} `json:"result"`
 	}
 	if err := c.get(ctx, "/api/v1/query_range?"+params.Encode(), &data); err != nil {
@@ -128,11 +129,7 @@ func (c *PrometheusClient) QueryRange(ctx context.Context, query string, start, 
 	}
 	out := make([]PromSeries, 0, len(data.Result))
 	for _, r := range data.Result {
-		s := PromSeries{Metric: r.Metric}
-		for _, p := range r.Values {
-			s.Points = append(s.Points, PromPoint(p))
-		}
-		out = append(out, s)
+		out = append(out, PromSeries{Metric: r.Metric, Points: r.Values})
 	}
 	return out, nil
 }
@@ -152,13 +149,8 @@ func (c *PrometheusClient) Alerts(ctx context.Context) ([]PromAlert, error) {
 	return data.Alerts, c.get(ctx, "/api/v1/alerts", &data)
 }
 
-// promPoint is the API's [unix seconds, "value"] pair.
-type promPoint struct {
-	T time.Time
-	V float64
-}
-
-func (p *promPoint) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON decodes [unix seconds, "value"].
+func (p *PromPoint) UnmarshalJSON(b []byte) error {
 	var raw [2]any
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("failed to decode a sample %s: %w", b, err)
